@@ -1,0 +1,3 @@
+module github.com/thrustmq/thrust
+
+go 1.26
