@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/thrustmq/thrust/broker/host"
@@ -311,4 +313,37 @@ func (s *Store) LookMessageByOffset(phys int64) ([]byte, error) {
 		return nil, err
 	}
 	return append([]byte(nil), rec...), nil
+}
+
+// DeleteTopic drops the consume queues of topic and their files. The
+// commit-log records stay until retention removes their segments; without
+// units nothing serves them.
+func (s *Store) DeleteTopic(topic string) error {
+	var first error
+	keep := s.cqList[:0]
+	for _, cq := range s.cqList {
+		if cq.topic != topic {
+			keep = append(keep, cq)
+			continue
+		}
+		key := topicQueue{cq.topic, cq.queueID}
+		delete(s.cqs, key)
+		delete(s.topicQueueTable, key)
+		s.cqDirty = slices.DeleteFunc(s.cqDirty, func(x *consumeQueue) bool { return x == cq })
+		if err := cq.segs.removeFirst(len(cq.segs.segs)); err != nil && first == nil {
+			first = err
+		}
+		if err := s.env.FS.Remove(cq.segs.dir); err != nil && first == nil {
+			first = err
+		}
+	}
+	clear(s.cqList[len(keep):])
+	s.cqList = keep
+	topicDir := filepath.Join(s.cfg.consumeQueueDir(), topic)
+	if _, err := s.env.FS.Stat(topicDir); err == nil {
+		if err := s.env.FS.Remove(topicDir); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

@@ -16,6 +16,11 @@ import (
 // of the record before the property. BODYCRC alone covers only the body, so
 // a torn write that kept the body but lost a sector of the header, topic or
 // properties would otherwise pass recovery and be served.
+// RecordCRCProperty is the key of the record CRC property. Code that reads a
+// record and stores it again (delayed delivery, retries, transactions) drops
+// it first: the store appends a fresh one.
+const RecordCRCProperty = recordCRCKey
+
 const (
 	recordCRCKey         = "__CRC32#"
 	recordCRCDigits      = 10

@@ -251,6 +251,9 @@ func storeTimestampOf(rec []byte) int64 {
 // own position, which makes a false match in arbitrary bytes practically
 // impossible.
 func findNextRecord(p []byte, phys, limit, crcSince int64) (int64, bool) {
+	// Records first: a blank is accepted only when no record follows, so
+	// that damage which happens to look like a blank cannot hide the
+	// records after it.
 	for i := 1; i+message.MinRecordSize <= len(p) && phys+int64(i) < limit; i++ {
 		at := phys + int64(i)
 		if int64(binary.BigEndian.Uint64(p[i+message.PhysicalOffsetPosition:])) == at {
@@ -258,6 +261,8 @@ func findNextRecord(p []byte, phys, limit, crcSince int64) (int64, bool) {
 				return int64(i), true
 			}
 		}
+	}
+	for i := 1; i+message.BlankSize <= len(p) && phys+int64(i) < limit; i++ {
 		if int32(binary.BigEndian.Uint32(p[i+message.MagicPosition:])) == message.BlankMagic &&
 			int64(binary.BigEndian.Uint32(p[i:])) == int64(len(p)-i) {
 			return int64(i), true

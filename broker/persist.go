@@ -1,0 +1,139 @@
+package broker
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/thrustmq/thrust/broker/host"
+)
+
+// configFile persists one JSON configuration file (topics, offsets,
+// subscription groups) the way a careful database writes a small file: the
+// new content goes to <name>.tmp, is synced, renamed over <name>, and the
+// directory is synced. A crash leaves the old file or the new one, never a
+// mix. Writes coalesce: while one is in flight, later requests collapse into
+// one more write of the latest state.
+type configFile struct {
+	fs      host.FS
+	log     *slog.Logger
+	path    string
+	encode  func() ([]byte, error)
+	writing bool
+	again   bool
+	closed  bool
+}
+
+func newConfigFile(fsys host.FS, log *slog.Logger, path string, encode func() ([]byte, error)) *configFile {
+	return &configFile{fs: fsys, log: log, path: path, encode: encode}
+}
+
+// load reads the file into v. It reports false, without error, when the file
+// does not exist. A <name>.tmp left by a crash is ignored: the rename never
+// happened, so the old file is the truth.
+func (c *configFile) load(v any) (bool, error) {
+	f, err := c.fs.Open(c.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("broker: open %s: %w", c.path, err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return false, err
+	}
+	if size > 256<<20 {
+		return false, fmt.Errorf("broker: %s is %d bytes; refusing to load it", c.path, size)
+	}
+	data := make([]byte, size)
+	if _, err := f.ReadAt(data, 0); err != nil && size > 0 {
+		return false, fmt.Errorf("broker: read %s: %w", c.path, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("broker: %s is not valid: %w", c.path, err)
+	}
+	return true, nil
+}
+
+// persist writes the current state soon, off the loop where it can.
+func (c *configFile) persist() {
+	if c.closed {
+		return
+	}
+	if c.writing {
+		c.again = true
+		return
+	}
+	data, err := c.encode()
+	if err != nil {
+		c.log.Error("broker: encode configuration", "file", c.path, "err", err)
+		return
+	}
+	tmp := c.path + ".tmp"
+	f, err := c.writeTmp(tmp, data)
+	if err != nil {
+		c.log.Error("broker: write configuration", "file", tmp, "err", err)
+		return
+	}
+	c.writing = true
+	f.SyncAsync(func(err error) {
+		f.Close()
+		c.writing = false
+		if err == nil {
+			err = c.install(tmp)
+		}
+		if err != nil {
+			c.log.Error("broker: persist configuration", "file", c.path, "err", err)
+		}
+		if c.again {
+			c.again = false
+			c.persist()
+		}
+	})
+}
+
+// persistSync writes the current state and waits: for shutdown.
+func (c *configFile) persistSync() error {
+	data, err := c.encode()
+	if err != nil {
+		return err
+	}
+	tmp := c.path + ".tmp"
+	f, err := c.writeTmp(tmp, data)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return err
+	}
+	return c.install(tmp)
+}
+
+func (c *configFile) writeTmp(tmp string, data []byte) (host.File, error) {
+	if err := c.fs.MkdirAll(filepath.Dir(tmp)); err != nil {
+		return nil, err
+	}
+	f, err := c.fs.Create(tmp)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func (c *configFile) install(tmp string) error {
+	if err := c.fs.Rename(tmp, c.path); err != nil {
+		return err
+	}
+	return c.fs.SyncDir(filepath.Dir(c.path))
+}
