@@ -171,7 +171,8 @@ func (t *timer) fire() {
 
 func (t *timer) Stop() bool {
 	if t.state != 0 {
-		return false
+		// Stopped before: f has not run and will not, as Stop promises.
+		return t.state == 2
 	}
 	t.state = 2
 	if t.rt != nil {
