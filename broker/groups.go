@@ -37,7 +37,7 @@ func defaultGroupConfig(name string) *SubscriptionGroupConfig {
 
 type groupsFile struct {
 	SubscriptionGroupTable map[string]*SubscriptionGroupConfig `json:"subscriptionGroupTable"`
-	ForbiddenTable         map[string]map[string]int          `json:"forbiddenTable"`
+	ForbiddenTable         map[string]map[string]int           `json:"forbiddenTable"`
 	DataVersion            DataVersion                         `json:"dataVersion"`
 }
 
