@@ -298,3 +298,12 @@ func (hs *holdService) stop() {
 		}
 	}
 }
+
+// HeldPulls is the number of pulls parked now.
+func (b *Broker) HeldPulls() int {
+	n := 0
+	for _, list := range b.holds.held {
+		n += len(list)
+	}
+	return n
+}

@@ -206,6 +206,10 @@ func (h *Host) Crash(kind CrashKind) {
 	if kind == PowerLoss {
 		h.off = true
 		h.disk.powerLoss()
+	} else if w.faultP[BugProcessCrashDropsPageCache] >= 1 {
+		// The planted bug: a process crash treated like a power loss, as a
+		// simulator that got the fault model wrong would.
+		h.disk.powerLoss()
 	}
 }
 
@@ -376,11 +380,21 @@ func (t *timer) Stop() bool {
 // simFaults is an incarnation's host.Faults.
 type simFaults struct{ inc *incarnation }
 
+// BugSitePrefix names the fault sites that plant bugs.
+const BugSitePrefix = "bug/"
+
+// BugProcessCrashDropsPageCache, set to 1 with World.SetFault, plants a bug
+// in the simulator itself: a process crash loses unsynced data as a power
+// loss does. The durability checker must notice under ASYNC_FLUSH.
+const BugProcessCrashDropsPageCache = "bug/process-crash-drops-page-cache"
+
 func (f simFaults) Fire(site string) bool {
 	inc := f.inc
 	h := inc.h
 	w := h.w
-	if inc.dead || !w.faultsOn {
+	// Planted bugs (sites named "bug/...") are not faults: a liveness phase
+	// that silences faults must not also fix the bug under test.
+	if inc.dead || !w.faultsOn && !strings.HasPrefix(site, BugSitePrefix) {
 		return false
 	}
 	p, ok := h.fault[site]

@@ -40,7 +40,7 @@ func (s *Store) recover() error {
 	}
 	s.cp = cpf
 	if _, err := s.env.FS.Stat(s.abortPath()); err == nil {
-		s.uncleanShutdown = true
+		s.recovery.Unclean = true
 		s.log.Warn("store: the last run did not shut down cleanly; recovering")
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("store: stat abort marker: %w", err)
@@ -52,6 +52,7 @@ func (s *Store) recover() error {
 		}
 	}
 
+	s.skipCRC = s.env.Faults.Fire(BugRecoverySkipsCRC)
 	end, err := s.recoverCommitLog(cp)
 	if err != nil {
 		return err
@@ -144,6 +145,11 @@ func (s *Store) recoverCommitLog(cp checkpoint) (int64, error) {
 			break
 		}
 	}
+	if dropped > 0 {
+		s.recovery.TruncatedBytes = dropped
+	}
+	s.cl.segs.keepTail = s.env.Faults.Fire(BugTruncateKeepsTail)
+	defer func() { s.cl.segs.keepTail = false }()
 	if end < s.cl.segs.last().end() || s.cl.segs.last().wrote < s.cl.segs.last().size {
 		if err := s.cl.segs.truncate(end); err != nil {
 			return 0, err
@@ -168,7 +174,7 @@ func (s *Store) scanSegment(seg *segment, cp checkpoint) (end int64, stop bool, 
 	for pos < seg.size {
 		rest := data[pos:]
 		phys := seg.start + pos
-		n, verr := verifyRecordAt(rest, phys, phys >= crcSince)
+		n, verr := verifyRecordAt(rest, phys, phys >= crcSince, s.skipCRC)
 		switch {
 		case verr == nil:
 			s.lastStoreTs = max(s.lastStoreTs, storeTimestampOf(rest))
@@ -195,10 +201,12 @@ func (s *Store) scanSegment(seg *segment, cp checkpoint) (end int64, stop bool, 
 				s.log.Error("store: corrupt record inside synced data; quarantined, later records kept",
 					"file", seg.file.Name(), "from", phys, "to", phys+next, "err", verr)
 				s.quarantine = append(s.quarantine, physRange{phys, phys + next})
+				s.recovery.Quarantined++
 				pos += next
 				continue
 			}
 		}
+		s.recovery.TornTail = true
 		s.log.Warn("store: truncating the commit log at a torn or corrupt record",
 			"file", seg.file.Name(), "offset", phys, "checkpointFlushed", cp.flushedPhysOffset,
 			"droppedRecordsThatStillParse", countParsableAfterZeros(rest), "err", verr)
@@ -219,8 +227,12 @@ func (s *Store) recordCRCSinceFor(cp checkpoint) int64 {
 // verifyRecordAt checks the record at the start of p, which sits at
 // physical offset phys, and returns its size. needCRC says whether the
 // record must carry the record CRC property.
-func verifyRecordAt(p []byte, phys int64, needCRC bool) (int, error) {
-	r, n, err := message.Decode(p)
+func verifyRecordAt(p []byte, phys int64, needCRC bool, skipCRC bool) (int, error) {
+	decode := message.Decode
+	if skipCRC {
+		decode = message.DecodeHeader
+	}
+	r, n, err := decode(p)
 	if err != nil {
 		return n, err
 	}
@@ -228,6 +240,9 @@ func verifyRecordAt(p []byte, phys int64, needCRC bool) (int, error) {
 		return 0, fmt.Errorf("store: record at %d says it is at %d", phys, r.PhysicalOffset)
 	}
 	rec := p[:n]
+	if skipCRC {
+		return n, nil
+	}
 	if needCRC && !hasRecordCRC(rec) {
 		return 0, fmt.Errorf("%w: record at %d lacks its CRC property", errRecordCRC, phys)
 	}
@@ -257,7 +272,7 @@ func findNextRecord(p []byte, phys, limit, crcSince int64) (int64, bool) {
 	for i := 1; i+message.MinRecordSize <= len(p) && phys+int64(i) < limit; i++ {
 		at := phys + int64(i)
 		if int64(binary.BigEndian.Uint64(p[i+message.PhysicalOffsetPosition:])) == at {
-			if _, err := verifyRecordAt(p[i:], at, at >= crcSince); err == nil {
+			if _, err := verifyRecordAt(p[i:], at, at >= crcSince, false); err == nil {
 				return int64(i), true
 			}
 		}

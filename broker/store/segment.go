@@ -87,6 +87,8 @@ type segmentQueue struct {
 	segSize int64
 	mmap    bool // map segments when the file system can
 	segs    []*segment
+	// keepTail is the planted bug BugTruncateKeepsTail.
+	keepTail bool
 }
 
 // openSegmentQueue opens every segment in dir, creating dir if missing.
@@ -321,8 +323,10 @@ func (q *segmentQueue) truncate(off int64) error {
 		return nil
 	}
 	pos := off - seg.start
-	if err := zeroFrom(seg, pos); err != nil {
-		return err
+	if !q.keepTail {
+		if err := zeroFrom(seg, pos); err != nil {
+			return err
+		}
 	}
 	seg.wrote, seg.synced = pos, min(seg.synced, pos)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/thrustmq/thrust/broker/host"
@@ -47,25 +48,26 @@ type Store struct {
 	onArrive       func(topic string, queueID int32, queueOffset, tagsCode int64)
 
 	// Flushing.
-	waiters         []flushWaiter // SYNC_FLUSH puts awaiting their sync, in log order
-	syncing         bool
-	watchdog        host.Timer
-	lastThoroughAt  time.Duration
-	lastStoreTs     int64 // store time of the last record appended
-	flushedStoreTs  int64 // store time of the last record known durable
-	logicsFlushing  bool
-	logicsPhys      int64 // consume-queue units of records before it are durable
-	dispatchedTs    int64
-	logicsStoreTs   int64
-	fenced          error // a sync failed: durability unknown, writes refused
-	diskUsage       host.DiskUsage
-	diskUsageKnown  bool
-	timers          []host.Timer
-	closed          bool
-	recordsScratch  []message.Record
-	sizesScratch    []int
-	stats           Stats
-	uncleanShutdown bool
+	waiters        []flushWaiter // SYNC_FLUSH puts awaiting their sync, in log order
+	syncing        bool
+	watchdog       host.Timer
+	lastThoroughAt time.Duration
+	lastStoreTs    int64 // store time of the last record appended
+	flushedStoreTs int64 // store time of the last record known durable
+	logicsFlushing bool
+	logicsPhys     int64 // consume-queue units of records before it are durable
+	dispatchedTs   int64
+	logicsStoreTs  int64
+	fenced         error // a sync failed: durability unknown, writes refused
+	diskUsage      host.DiskUsage
+	diskUsageKnown bool
+	timers         []host.Timer
+	closed         bool
+	recordsScratch []message.Record
+	sizesScratch   []int
+	stats          Stats
+	recovery       RecoveryStats
+	skipCRC        bool // BugRecoverySkipsCRC, during recovery only
 }
 
 type topicQueue struct {
@@ -106,6 +108,24 @@ type Stats struct {
 	SegmentsCreated uint64
 	SegmentsDeleted uint64
 }
+
+// Planted bugs: fault sites that break the store on purpose, inert outside
+// the simulator, so that its checkers are shown to catch each mistake.
+const (
+	// BugAckBeforeSync acknowledges SYNC_FLUSH puts before their sync.
+	BugAckBeforeSync = "bug/ack-before-sync"
+	// BugDispatchBeforeSync makes SYNC_FLUSH records visible to consumers
+	// before their sync, so a power loss can take back what was read.
+	BugDispatchBeforeSync = "bug/dispatch-before-sync"
+	// BugRecoverySkipsCRC makes recovery trust record bodies and the record
+	// CRC property, so a torn record can be served.
+	BugRecoverySkipsCRC = "bug/recovery-skips-crc"
+	// BugPullSkipsOffset makes a pull from offset n > 0 start at n+1.
+	BugPullSkipsOffset = "bug/pull-skips-offset"
+	// BugTruncateKeepsTail skips zeroing after a torn tail is cut, so stale
+	// records beyond it can be found again by a later recovery.
+	BugTruncateKeepsTail = "bug/truncate-keeps-tail"
+)
 
 // Message is what a put stores: RocketMQ's MessageExtBrokerInner. The store
 // assigns the queue offset, physical offset and store time.
@@ -269,10 +289,13 @@ func (s *Store) Put(msgs []Message, done func(PutResult)) {
 		done(res)
 		return
 	}
-	if msgs[0].NoWait {
+	if msgs[0].NoWait || s.env.Faults.Fire(BugAckBeforeSync) {
 		done(res)
 		s.kickSync()
 		return
+	}
+	if s.env.Faults.Fire(BugDispatchBeforeSync) {
+		s.dispatchUpTo(s.cl.writeOffset())
 	}
 	s.waiters = append(s.waiters, flushWaiter{
 		end:      res.PhysOffset + int64(res.WroteBytes),
@@ -803,4 +826,39 @@ func (s *Store) closeFiles() {
 		s.lock.Close()
 		s.lock = nil
 	}
+}
+
+// RecoveryStats describes what the last Open's recovery found.
+type RecoveryStats struct {
+	// Unclean: the abort marker was present, so the last run crashed.
+	Unclean bool
+	// TruncatedBytes is how much of the commit log a torn or corrupt tail
+	// cost; TornTail reports that one was cut.
+	TruncatedBytes int64
+	TornTail       bool
+	// Quarantined counts corrupt ranges found inside synced data.
+	Quarantined int
+}
+
+// Recovery reports what recovery found.
+func (s *Store) Recovery() RecoveryStats { return s.recovery }
+
+// UnsyncedBytes is how much of the commit log is written but not known
+// durable: what a power loss now could take.
+func (s *Store) UnsyncedBytes() int64 { return s.cl.writeOffset() - s.cl.flushed }
+
+// PendingAcks is the number of SYNC_FLUSH puts stored and waiting for their
+// sync: a crash now falls between append and acknowledgement.
+func (s *Store) PendingAcks() int { return len(s.waiters) }
+
+// Topics lists the topics that have consume queues, sorted.
+func (s *Store) Topics() []string {
+	var out []string
+	for _, cq := range s.cqList {
+		if !slices.Contains(out, cq.topic) {
+			out = append(out, cq.topic)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
