@@ -507,8 +507,10 @@ func (n *inode) apply(s *snapshot) {
 			src = n.data[st:min(e, len(n.data))] // unchanged since the call
 		}
 		copy(n.dur[st:e], src)
-		if len(n.data) == len(n.dur) && n.pageClean(int(i)) {
-			n.dirty[int(i)/64] &^= 1 << (int(i) % 64)
+		// Pages of a mapped range are snapshotted without a dirty bit
+		// (stores into a view are invisible), so the bitmap may be shorter.
+		if w := int(i) / 64; w < len(n.dirty) && len(n.data) == len(n.dur) && n.pageClean(int(i)) {
+			n.dirty[w] &^= 1 << (int(i) % 64)
 		}
 	}
 	if s.unmapped && n.views == 0 && n.mapGen == s.mapGen {
