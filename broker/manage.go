@@ -144,8 +144,13 @@ func (b *Broker) handleUpdateConsumerOffset(ch *remoting.Channel, req *remoting.
 		respondError(ch, req, remoting.TopicNotExist, fmt.Sprintf("topic[%s] not exist", topic))
 		return
 	}
-	b.offsets.commit(group, topic, qid, off)
-	ch.Respond(req, remoting.NewResponse(req, remoting.Success, ""))
+	b.offsets.commitDurably(group, topic, qid, off, func(err error) {
+		if err != nil {
+			respondError(ch, req, remoting.SystemError, fmt.Sprintf("offset not persisted: %v", err))
+			return
+		}
+		ch.Respond(req, remoting.NewResponse(req, remoting.Success, ""))
+	})
 }
 
 func (b *Broker) respondOffset(ch *remoting.Channel, req *remoting.Command, f func(topic string, qid int32) int64) {

@@ -8,11 +8,17 @@ import (
 )
 
 // offsetManager is RocketMQ's ConsumerOffsetManager: the next offset to
-// consume of each (group, topic, queue), kept in memory, updated by
-// UPDATE_CONSUMER_OFFSET and the COMMIT_OFFSET bit of pulls, and persisted
-// to config/consumerOffset.json every flushConsumerOffsetInterval and at
-// shutdown. A crash loses at most the commits of the last interval, which
-// consumers then see again: RocketMQ's at-least-once contract.
+// consume of each (group, topic, queue), kept in memory and persisted to
+// config/consumerOffset.json.
+//
+// An UPDATE_CONSUMER_OFFSET is answered only once the offset is durable
+// (writes coalesce, so this costs one sync per burst of commits), so that
+// a commit the broker acknowledged survives any crash: no consumer is ever
+// given again what its group committed past. RocketMQ instead persists
+// every flushConsumerOffsetInterval and may lose that much on a crash; the
+// Go client ignores the answer, so it waits for nothing. Commits carried
+// by pulls (COMMIT_OFFSET) are unacknowledged and ride along with the next
+// write, or the periodic one.
 type offsetManager struct {
 	b     *Broker
 	table map[string]map[int32]int64 // "topic@group" -> queue -> offset
@@ -69,6 +75,13 @@ func (om *offsetManager) commit(group, topic string, queueID int32, offset int64
 func (om *offsetManager) query(group, topic string, queueID int32) (int64, bool) {
 	v, ok := om.table[offsetKey(topic, group)][queueID]
 	return v, ok
+}
+
+// commitDurably commits and calls done once the offset is durable.
+func (om *offsetManager) commitDurably(group, topic string, queueID int32, offset int64, done func(error)) {
+	om.commit(group, topic, queueID, offset)
+	om.dirty = false
+	om.file.persistThen(done)
 }
 
 func (om *offsetManager) persistIfDirty() {

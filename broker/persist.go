@@ -25,7 +25,11 @@ type configFile struct {
 	writing bool
 	again   bool
 	closed  bool
+	// queued are callbacks waiting for the next write to be durable.
+	queued []func(error)
 }
+
+var errConfigClosed = errors.New("broker: configuration file closed")
 
 func newConfigFile(fsys host.FS, log *slog.Logger, path string, encode func() ([]byte, error)) *configFile {
 	return &configFile{fs: fsys, log: log, path: path, encode: encode}
@@ -61,23 +65,43 @@ func (c *configFile) load(v any) (bool, error) {
 }
 
 // persist writes the current state soon, off the loop where it can.
-func (c *configFile) persist() {
+func (c *configFile) persist() { c.persistThen(nil) }
+
+// persistThen writes the current state and calls done (if not nil) once a
+// write that began after this call is durable, or failed. Writes coalesce:
+// every request made while one write is in flight is served by the next.
+func (c *configFile) persistThen(done func(error)) {
 	if c.closed {
+		if done != nil {
+			done(errConfigClosed)
+		}
 		return
+	}
+	if done != nil {
+		c.queued = append(c.queued, done)
 	}
 	if c.writing {
 		c.again = true
 		return
 	}
+	waiters := c.queued
+	c.queued = nil
+	finish := func(err error) {
+		for _, w := range waiters {
+			w(err)
+		}
+	}
 	data, err := c.encode()
 	if err != nil {
 		c.log.Error("broker: encode configuration", "file", c.path, "err", err)
+		finish(err)
 		return
 	}
 	tmp := c.path + ".tmp"
 	f, err := c.writeTmp(tmp, data)
 	if err != nil {
 		c.log.Error("broker: write configuration", "file", tmp, "err", err)
+		finish(err)
 		return
 	}
 	c.writing = true
@@ -90,9 +114,10 @@ func (c *configFile) persist() {
 		if err != nil {
 			c.log.Error("broker: persist configuration", "file", c.path, "err", err)
 		}
-		if c.again {
+		finish(err)
+		if c.again || len(c.queued) > 0 {
 			c.again = false
-			c.persist()
+			c.persistThen(nil)
 		}
 	})
 }

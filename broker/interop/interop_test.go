@@ -1,0 +1,455 @@
+package interop
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/consumer"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+)
+
+// TestProducerSends sends with SendSync, SendAsync, SendOneWay and batches
+// to a topic created with the admin API and to one auto-created through
+// TBW102, checks every send result, then reads every queue back with a
+// pull consumer: each message is at the queue and offset its result
+// named, under the ids it reported, and nothing else is there.
+func TestProducerSends(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, c := range []struct {
+		name   string
+		topic  string
+		queues int // 0: auto-created
+	}{
+		{"admin-created", "ProduceAdmin", 8},
+		{"auto-created", "ProduceAuto", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.queues > 0 {
+				createTopic(t, b, c.topic, c.queues)
+			}
+			p := newProducer(t, b)
+			msgs := produce(t, b, p, c.topic, plan{sync: 10, async: 10, oneway: 5, batches: 2, batchSize: 4})
+			mqs := waitRoute(t, b, c.topic)
+			if c.queues == 0 && len(mqs) != 4 {
+				// The Go producer asks for 4 queues (defaultTopicQueueNums),
+				// capped by TBW102's 8.
+				t.Errorf("auto-created %s has %d queues, want 4", c.topic, len(mqs))
+			}
+
+			// Every reported position is distinct, and so is every offset id.
+			positions := map[[2]int64]string{}
+			offsetIDs := map[string]string{}
+			for _, s := range msgs {
+				if s.queueID < 0 {
+					continue
+				}
+				if s.queueID >= len(mqs) {
+					t.Fatalf("%s: queue id %d, topic has %d queues", s.body, s.queueID, len(mqs))
+				}
+				pos := [2]int64{int64(s.queueID), s.queueOffset}
+				if other := positions[pos]; other != "" {
+					t.Fatalf("%s and %s both reported at queue %d offset %d", other, s.body, s.queueID, s.queueOffset)
+				}
+				positions[pos] = s.body
+				if other := offsetIDs[s.offsetMsgID]; other != "" {
+					t.Fatalf("%s and %s both reported offset id %s", other, s.body, s.offsetMsgID)
+				}
+				offsetIDs[s.offsetMsgID] = s.body
+			}
+
+			want := bySentBody(t, msgs)
+			pc := newPullConsumer(t, b, instance("g-produce-check"), c.topic, "*")
+			var stored []*primitive.MessageExt
+			eventually(t, deliverTimeout, fmt.Sprintf("%d messages stored in %s", len(want), c.topic), func() (bool, string) {
+				stored = nil
+				for _, mq := range mqs {
+					got := pulledMessages(pullUntilEnd(t, pc, mq, 0))
+					for i, m := range got {
+						if m.QueueOffset != int64(i) {
+							t.Fatalf("queue %d: message %d has queue offset %d; offsets must be contiguous from 0", mq.QueueId, i, m.QueueOffset)
+						}
+					}
+					stored = append(stored, got...)
+				}
+				// Oneway sends are acknowledged by nobody: wait for them.
+				return len(stored) >= len(want), fmt.Sprintf("%d stored", len(stored))
+			})
+			if len(stored) != len(want) {
+				t.Fatalf("%d messages stored in %s, %d sent", len(stored), c.topic, len(want))
+			}
+			seen := map[string]bool{}
+			for _, m := range stored {
+				s := want[string(m.Body)]
+				if s == nil || seen[s.body] {
+					t.Fatalf("queue %d offset %d holds %q: not sent, or stored twice", m.Queue.QueueId, m.QueueOffset, m.Body)
+				}
+				seen[s.body] = true
+				checkMessage(t, "pull", s, m)
+			}
+		})
+	}
+}
+
+// TestClusteringGroup runs a clustering group of two push consumers: every
+// message arrives exactly once across the group, intact and where its send
+// result said. Then one member shuts down; the other takes over all queues
+// from the committed offsets and consumes the next messages, exactly once.
+func TestClusteringGroup(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	const topic, queues, group = "ClusterTopic", 8, "cluster-group"
+	createTopic(t, b, topic, queues)
+	col := newCollector()
+	m1 := startMember(t, b, group, "c1", topic, "*", consumer.Clustering, col)
+	m2 := startMember(t, b, group, "c2", topic, "*", consumer.Clustering, col)
+	// Send only once the group has settled: a queue moving between members
+	// mid-consumption is legitimately redelivered (at least once), and this
+	// test allows no duplicates.
+	waitBalanced(t, topic, queues, m1, m2)
+
+	p := newProducer(t, b)
+	first := produce(t, b, p, topic, plan{sync: 16, async: 16, oneway: 8, batches: 2, batchSize: 5})
+	want1 := bySentBody(t, first)
+	col.waitAll(t, "", want1)
+	for body, s := range want1 {
+		ds := col.deliveries("", body)
+		if len(ds) != 1 {
+			t.Errorf("%s delivered %d times across the group", body, len(ds))
+		}
+		for _, d := range ds {
+			checkMessage(t, "clustering", s, d)
+		}
+	}
+	if col.total("c1") == 0 || col.total("c2") == 0 {
+		t.Errorf("one member consumed everything (c1 %d, c2 %d): the group did not split the queues", col.total("c1"), col.total("c2"))
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// c2 leaves once every offset it would commit covers what it consumed.
+	waitCommitted(t, topic, nextOffsets(col.all("")), m1, m2)
+	before1, before2 := col.total("c1"), col.total("c2")
+	m2.shutdown(t)
+	eventually(t, deliverTimeout, "c1 to take over all queues", func() (bool, string) {
+		qs := m1.queues(topic)
+		return len(qs) == queues, fmt.Sprintf("c1 holds %v", slices.Sorted(maps.Keys(qs)))
+	})
+
+	second := produce(t, b, p, topic, plan{sync: 16, batches: 1, batchSize: 5})
+	want2 := bySentBody(t, second)
+	col.waitAll(t, "c1", want2)
+	for body, s := range want2 {
+		ds := col.deliveries("", body)
+		if len(ds) != 1 {
+			t.Errorf("%s delivered %d times after the rebalance", body, len(ds))
+		}
+		for _, d := range ds {
+			checkMessage(t, "after rebalance", s, d)
+		}
+	}
+	if got := col.total("c2"); got != before2 {
+		t.Errorf("c2 consumed %d messages after its shutdown", got-before2)
+	}
+	if got, want := col.total("c1")-before1, len(want2); got != want {
+		t.Errorf("c1 had %d deliveries after the rebalance, want exactly the %d new messages", got, want)
+	}
+	// A first-round message delivered twice was consumed by c2 and then
+	// again by c1, from below the offset c2 committed when it shut down.
+	var again []string
+	for body := range want1 {
+		if ds := col.deliveries("", body); len(ds) > 1 {
+			again = append(again, fmt.Sprintf("%s (queue %d offset %d)", body, ds[0].Queue.QueueId, ds[0].QueueOffset))
+		}
+	}
+	if len(again) > 0 {
+		slices.Sort(again)
+		t.Errorf("c1 took over c2's queues below the offsets c2 committed at shutdown; redelivered: %v", again)
+	}
+}
+
+// TestBroadcastingGroup runs a broadcasting group of two push consumers:
+// every message arrives exactly once at each member, and the members keep
+// their offsets in the client's local store.
+func TestBroadcastingGroup(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	const topic, queues = "BroadcastTopic", 4
+	group := instance("broadcast-group")
+	createTopic(t, b, topic, queues)
+	col := newCollector()
+	m1 := startMember(t, b, group, "b1", topic, "*", consumer.BroadCasting, col)
+	m2 := startMember(t, b, group, "b2", topic, "*", consumer.BroadCasting, col)
+
+	p := newProducer(t, b)
+	msgs := produce(t, b, p, topic, plan{sync: 8, async: 8, oneway: 4, batches: 1, batchSize: 4})
+	want := bySentBody(t, msgs)
+	for _, m := range []*member{m1, m2} {
+		col.waitAll(t, m.name, want)
+	}
+	// Each member must be ready to record exactly what it consumed; then
+	// no late redelivery is possible.
+	for _, m := range []*member{m1, m2} {
+		waitCommitted(t, topic, nextOffsets(col.all(m.name)), m)
+	}
+	for _, m := range []*member{m1, m2} {
+		if got := col.total(m.name); got != len(want) {
+			t.Errorf("%s had %d deliveries for %d messages", m.name, got, len(want))
+		}
+		for body, s := range want {
+			ds := col.deliveries(m.name, body)
+			if len(ds) != 1 {
+				t.Errorf("%s: %s delivered %d times", m.name, body, len(ds))
+			}
+			for _, d := range ds {
+				checkMessage(t, m.name, s, d)
+			}
+		}
+	}
+
+	// Offsets of a broadcasting group live in the client's local store,
+	// which TestMain pointed at a temporary directory.
+	for _, m := range []*member{m1, m2} {
+		m.shutdown(t)
+	}
+	dir := os.Getenv(offsetDirEnv)
+	// <dir>/<clientID>/<group>/offset.json is the intent; this client
+	// version passes the two the other way round. Accept either.
+	files, _ := filepath.Glob(filepath.Join(dir, "*", group, "offset.json"))
+	swapped, _ := filepath.Glob(filepath.Join(dir, group, "*", "offset.json"))
+	files = append(files, swapped...)
+	if len(files) != 2 {
+		t.Errorf("found local offset files %v under %s, want one per member", files, dir)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil || !strings.Contains(string(data), topic) {
+			t.Errorf("local offsets %s: %q %v", f, data, err)
+		}
+	}
+}
+
+// TestPullConsumer reads one queue from offset 0 with PullFrom, and reads
+// from the offset the broker finds for a timestamp taken between two
+// batches.
+func TestPullConsumer(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	const topic, queues = "PullTopic", 4
+	createTopic(t, b, topic, queues)
+	mqs := waitRoute(t, b, topic)
+	p := newProducer(t, b, producer.WithQueueSelector(producer.NewManualQueueSelector()))
+	pc := newPullConsumer(t, b, "pull-group", topic, "*")
+
+	// 24 single sends spread over the queues by hand: queue 1 gets six.
+	singles := produce(t, b, p, topic, plan{sync: 24, queue: func(i int) *primitive.MessageQueue { return mqs[i%queues] }})
+	var inQueue1 []*sent
+	for _, s := range singles {
+		if s.queueID == 1 {
+			inQueue1 = append(inQueue1, s)
+		}
+	}
+	if len(inQueue1) != 6 {
+		t.Fatalf("queue 1 got %d of the sends, want 6", len(inQueue1))
+	}
+	got := pulledMessages(pullUntilEnd(t, pc, mqs[1], 0))
+	if len(got) != len(inQueue1) {
+		t.Fatalf("queue 1 from offset 0: pulled %d messages, want %d", len(got), len(inQueue1))
+	}
+	for i, m := range got {
+		if m.QueueOffset != int64(i) {
+			t.Errorf("queue 1: message %d has queue offset %d, want %d", i, m.QueueOffset, i)
+		}
+		checkMessage(t, "pull from 0", inQueue1[i], m)
+	}
+
+	// By timestamp: batch A, a pause, the time, a pause, batch B, all in
+	// queue 2 (store timestamps have millisecond resolution).
+	toQueue2 := func(int) *primitive.MessageQueue { return mqs[2] }
+	batchA := produce(t, b, p, topic, plan{batches: 1, batchSize: 5, queue: toQueue2})
+	time.Sleep(100 * time.Millisecond)
+	ts := time.Now().UnixMilli()
+	time.Sleep(100 * time.Millisecond)
+	batchB := produce(t, b, p, topic, plan{batches: 1, batchSize: 5, queue: toQueue2})
+	if batchB[0].queueOffset != batchA[0].queueOffset+5 {
+		t.Fatalf("batch B starts at queue offset %d, batch A at %d", batchB[0].queueOffset, batchA[0].queueOffset)
+	}
+	off, err := pc.OffsetForTimestamp(mqs[2], ts)
+	if err != nil {
+		t.Fatalf("OffsetForTimestamp: %v", err)
+	}
+	if off != batchB[0].queueOffset {
+		t.Errorf("OffsetForTimestamp(queue 2, %d) = %d, want %d (batch A at %d..%d)", ts, off, batchB[0].queueOffset,
+			batchA[0].queueOffset, batchA[len(batchA)-1].queueOffset)
+	}
+	got = pulledMessages(pullUntilEnd(t, pc, mqs[2], off))
+	if len(got) != len(batchB) {
+		t.Fatalf("from the timestamp's offset: pulled %d messages, want batch B's %d", len(got), len(batchB))
+	}
+	for i, m := range got {
+		checkMessage(t, "pull from timestamp", batchB[i], m)
+	}
+	if off0, err := pc.OffsetForTimestamp(mqs[2], ts-time.Hour.Milliseconds()); err != nil || off0 != 0 {
+		t.Errorf("OffsetForTimestamp an hour before anything = %d, %v; want 0", off0, err)
+	}
+}
+
+// TestRestartResumesAtCommittedOffsets consumes part of a topic with a
+// clustering group, shuts the group down (it commits), stops the broker
+// with SIGTERM and starts it again on the same store: the group then gets
+// exactly the messages it had not consumed, old and new, and nothing below
+// its committed offsets. Before the restart the group also comes and goes
+// a few times on the running broker, each session getting exactly what
+// was sent since the last one left.
+func TestRestartResumesAtCommittedOffsets(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	const topic, queues, group, sessions = "RestartTopic", 8, "restart-group", 3
+	createTopic(t, b, topic, queues)
+
+	p := newProducer(t, b)
+	col := newCollector()
+	wantConsumed := map[string]*sent{}
+	for session := 1; session <= sessions; session++ {
+		batch := produce(t, b, p, topic, plan{sync: 24, batches: 1, batchSize: 4})
+		name := fmt.Sprintf("r%d", session)
+		m := startMember(t, b, group, name, topic, "*", consumer.Clustering, col)
+		want := bySentBody(t, batch)
+		col.waitAll(t, name, want)
+		waitCommitted(t, topic, nextOffsets(col.all(name)), m)
+		m.shutdown(t)
+		var again []string
+		for _, body := range col.bodies(name) {
+			if want[body] == nil {
+				again = append(again, body)
+			} else if n := len(col.deliveries(name, body)); n != 1 {
+				t.Errorf("session %d: %s delivered %d times", session, body, n)
+			}
+		}
+		if len(again) > 0 {
+			t.Errorf("session %d got %d messages again, from below the offsets session %d committed at shutdown: %v",
+				session, len(again), session-1, again)
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
+		maps.Copy(wantConsumed, want)
+	}
+
+	// Sent after the group left: stored, not consumed.
+	pending := produce(t, b, p, topic, plan{sync: 16, batches: 1, batchSize: 4})
+	p.stop()
+
+	b.stop()
+	b.start()
+	waitRoute(t, b, topic)
+
+	p2 := newProducer(t, b)
+	fresh := produce(t, b, p2, topic, plan{sync: 16, batches: 1, batchSize: 4})
+	want := bySentBody(t, pending, fresh)
+	after := "r-after-restart"
+	m2 := startMember(t, b, group, after, topic, "*", consumer.Clustering, col)
+	col.waitAll(t, after, want)
+	// Redeliveries from below a committed offset would come first in their
+	// queue, so by now they would have arrived.
+	waitCommitted(t, topic, nextOffsets(col.all(after)), m2)
+	var again []string
+	for _, body := range col.bodies(after) {
+		if wantConsumed[body] != nil {
+			again = append(again, body)
+		}
+	}
+	if len(again) > 0 {
+		t.Errorf("after the restart, %d already-consumed messages were delivered again (the offsets the group committed at shutdown were not kept): %v", len(again), again)
+	}
+	for body, s := range want {
+		ds := col.deliveries(after, body)
+		if len(ds) != 1 {
+			t.Errorf("%s delivered %d times after the restart", body, len(ds))
+		}
+		for _, d := range ds {
+			checkMessage(t, "after restart", s, d)
+		}
+	}
+	if got := col.total(after); got != len(want) {
+		t.Errorf("after the restart: %d deliveries, want %d", got, len(want))
+	}
+}
+
+// TestTagFilter subscribes "tagA || tagB" and sends tagA, tagB and tagC: the
+// push consumer gets exactly the tagA and tagB messages, and a pull with
+// the same expression shows the broker leaves tagC out of the pull body
+// itself (the client filters again, which would hide a broker that did
+// not).
+func TestTagFilter(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	const topic, queues = "TagTopic", 4
+	createTopic(t, b, topic, queues)
+	mqs := waitRoute(t, b, topic)
+	tags := []string{"tagA", "tagB", "tagC"}
+	col := newCollector()
+	startMember(t, b, "tag-group", "t1", topic, "tagA || tagB", consumer.Clustering, col)
+
+	// Tags cycle A, B, C over the queues in turn; a last round puts a tagA
+	// at the end of every queue, so that once it arrives every tagC before
+	// it in its queue has been passed over.
+	const cycled, sentinels = 30, queues
+	p := newProducer(t, b, producer.WithQueueSelector(producer.NewManualQueueSelector()))
+	msgs := produce(t, b, p, topic, plan{
+		sync:  cycled + sentinels,
+		queue: func(i int) *primitive.MessageQueue { return mqs[i%queues] },
+		tag: func(i int) string {
+			if i >= cycled {
+				return "tagA"
+			}
+			return tags[i%3]
+		},
+	})
+	want := map[string]*sent{}
+	for _, s := range msgs {
+		if s.tag != "tagC" {
+			want[s.body] = s
+		}
+	}
+	col.waitAll(t, "t1", want)
+	for _, body := range col.bodies("t1") {
+		s := want[body]
+		if s == nil {
+			t.Errorf("delivered %s, which the subscription excludes", body)
+			continue
+		}
+		ds := col.deliveries("t1", body)
+		if len(ds) != 1 {
+			t.Errorf("%s delivered %d times", body, len(ds))
+		}
+		checkMessage(t, "tag filter", s, ds[0])
+	}
+	if got := col.total("t1"); got != len(want) {
+		t.Errorf("%d deliveries, want the %d tagA/tagB messages", got, len(want))
+	}
+
+	pc := newPullConsumer(t, b, "tag-pull-group", topic, "tagA || tagB")
+	raw := 0
+	for _, mq := range mqs {
+		for _, res := range pullUntilEnd(t, pc, mq, 0) {
+			for _, rm := range primitive.DecodeMessage(res.GetBody()) {
+				raw++
+				if tag := rm.GetTags(); tag != "tagA" && tag != "tagB" {
+					t.Errorf("the broker returned %s (tag %q) to a \"tagA || tagB\" pull", rm.Body, tag)
+				}
+			}
+		}
+	}
+	if raw != len(want) {
+		t.Errorf("the broker returned %d messages to \"tagA || tagB\" pulls, want %d", raw, len(want))
+	}
+}
