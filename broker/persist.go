@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/thrustmq/thrust/broker/host"
+	"github.com/thrustmq/thrust/broker/store"
 )
 
 // configFile persists one JSON configuration file (topics, offsets,
@@ -27,6 +28,8 @@ type configFile struct {
 	closed  bool
 	// queued are callbacks waiting for the next write to be durable.
 	queued []func(error)
+	// dirReady: the file's directory exists and its entry is durable.
+	dirReady bool
 }
 
 var errConfigClosed = errors.New("broker: configuration file closed")
@@ -142,8 +145,14 @@ func (c *configFile) persistSync() error {
 }
 
 func (c *configFile) writeTmp(tmp string, data []byte) (host.File, error) {
-	if err := c.fs.MkdirAll(filepath.Dir(tmp)); err != nil {
-		return nil, err
+	if !c.dirReady {
+		// NB: MkdirAll alone is not enough: until its parent is synced, a
+		// power loss can take the new directory and every file in it,
+		// acknowledged offsets included. (Found by the simulator.)
+		if err := store.MkdirDurable(c.fs, filepath.Dir(tmp)); err != nil {
+			return nil, err
+		}
+		c.dirReady = true
 	}
 	f, err := c.fs.Create(tmp)
 	if err != nil {

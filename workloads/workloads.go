@@ -85,6 +85,9 @@ func StartProducer(env host.Env, c *client.Client, rec *Recorder, spec ProducerS
 	return p
 }
 
+// InFlight is the number of sends awaiting their result.
+func (p *Producer) InFlight() int { return p.inFlight }
+
 // Stop ends sending; sends in flight still complete and are recorded.
 func (p *Producer) Stop() {
 	p.stopped = true
@@ -198,6 +201,13 @@ func StartConsumer(c *client.Client, rec *Recorder, spec ConsumerSpec) (*Consume
 		Hooks: client.ConsumerHooks{
 			OnDeliver: m.delivered,
 			OnCommit:  m.committed,
+			OnRebalance: func(topic string, owned []client.MessageQueue) {
+				// A queue taken away and given back restarts from the
+				// group's committed offset: the checkers need to know.
+				now := rec.Now()
+				rec.add(Op{Kind: OpFault, Fault: "rebalance", Process: spec.Name, Node: spec.Name, Group: spec.Group,
+					Topic: topic, Invoke: now, Complete: now})
+			},
 			OnPullError: func(q client.MessageQueue, err error) {
 				// A record that fails verification reaches a consumer only
 				// as a pull error: record it, since serving one is a bug.
@@ -242,7 +252,14 @@ func (m *Consumer) committed(c client.Commit) {
 	}
 	res := ResultOK
 	errText := ""
-	if !c.Acked {
+	if c.Reason == client.CommitByPull {
+		// A pull's COMMIT_OFFSET flag is answered by the pull, not by a
+		// durable write: the broker holds the offset in memory until its
+		// next write, so a crash may lose it. Only UPDATE_CONSUMER_OFFSET
+		// answers are promises.
+		res = ResultIndefinite
+		errText = "carried by a pull: not acknowledged durably"
+	} else if !c.Acked {
 		res = ResultIndefinite
 		if c.Err != nil {
 			errText = c.Err.Error()

@@ -412,7 +412,11 @@ func (q *segmentQueue) closeAll() {
 	q.segs = nil
 }
 
-// mkdirDurable creates dir and makes its entry durable in its parent.
+// MkdirDurable creates dir if missing and makes its entry durable in its
+// parent: a directory made with MkdirAll alone can vanish, with everything
+// in it, at a power loss.
+func MkdirDurable(fsys host.FS, dir string) error { return mkdirDurable(fsys, dir) }
+
 func mkdirDurable(fsys host.FS, dir string) error {
 	if fi, err := fsys.Stat(dir); err == nil {
 		if !fi.IsDir {
