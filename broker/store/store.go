@@ -462,6 +462,11 @@ func (s *Store) nextQueueOffset(key topicQueue) int64 {
 // dispatchUpTo indexes every pending record that ends at or before limit
 // and tells the arrival listener.
 func (s *Store) dispatchUpTo(limit int64) {
+	if s.fenced != nil {
+		// Dispatch stopped at the record that could not be indexed; the
+		// checkpoint must never claim more (recovery re-indexes from it).
+		return
+	}
 	i := 0
 	for ; i < len(s.pending); i++ {
 		d := &s.pending[i]
@@ -475,8 +480,15 @@ func (s *Store) dispatchUpTo(limit int64) {
 			}
 			if err != nil {
 				// The record is in the commit log, unindexed: recovery
-				// would index it, a running store cannot. Stop writing.
+				// will index it, a running store cannot. Stop writing,
+				// and stop dispatch here, so that no checkpoint says this
+				// record was indexed. (Found by the simulator: an EIO on
+				// a new consume-queue directory once let a checkpoint
+				// skip a record, which recovery then never indexed.)
 				s.fence(fmt.Errorf("store: index %s-%d offset %d: %w", d.topic, d.queueID, d.queueOffset, err))
+				s.dispatchedPhys = d.phys
+				s.pending = s.pending[:0]
+				return
 			}
 		}
 		s.dispatchedTs = d.storeTs

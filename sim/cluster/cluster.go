@@ -45,8 +45,9 @@ type Cluster struct {
 	// start (the first and every restart): the harness reads the recovered
 	// store there.
 	OnBrokerStarted func(b *BrokerNode)
-	// Errors collects nodes that failed to start: a broker that cannot
-	// recover its own store is a finding, not a crash of the harness.
+	// Errors collects every failed start, in order: a broker that cannot
+	// open its store (an injected EIO during recovery, say) refuses to run.
+	// Whether that is a finding depends on whether a later start succeeds.
 	Errors []error
 }
 
@@ -66,6 +67,10 @@ type BrokerNode struct {
 	Env    host.Env
 	Broker *broker.Broker // nil while down
 	Starts int
+	// StartErr is why the last start failed (nil if it did not): a broker
+	// that cannot open its store refuses to run, as it should, and a
+	// supervisor decides what next.
+	StartErr error
 }
 
 // Addr is the address clients dial.
@@ -139,6 +144,7 @@ func (c *Cluster) StartBroker(b *BrokerNode) {
 	env := b.Env
 	env.Clock.AfterFunc(0, func() {
 		br, err := broker.Start(env, b.Cfg, broker.Options{})
+		b.StartErr = err
 		if err != nil {
 			c.Errors = append(c.Errors, fmt.Errorf("%s: start %d: %w", b.Name, b.Starts, err))
 			return

@@ -24,6 +24,15 @@ func (r *run) safety() {
 	var supervise func()
 	supervise = func() {
 		for _, b := range r.cl.Brokers {
+			if b.Broker == nil && b.StartErr != nil && b.Host.Running() {
+				// The broker refused to start (its store could not be
+				// opened): end the process and try again, as systemd would.
+				r.probes[ProbeStartFailedRetried]++
+				b.StartErr = nil
+				r.cl.CrashBroker(b, sim.ProcessCrash)
+				r.w.Schedule(time.Second, func() { r.restartBroker(b) })
+				continue
+			}
 			if b.Broker != nil && b.Broker.Store().Fenced() != nil {
 				r.probes[ProbeFencedStore]++
 				r.fault(string(faults.ProcessCrash), b.Name)
@@ -149,6 +158,11 @@ func (r *run) liveness() {
 		p.Stop()
 	}
 	for _, b := range r.cl.Brokers {
+		if b.Broker == nil && b.Host.Running() {
+			// Down after a failed start: the supervisor's retry may not
+			// have come yet.
+			r.cl.CrashBroker(b, sim.ProcessCrash)
+		}
 		r.restartBroker(b)
 	}
 	for _, ms := range r.members {

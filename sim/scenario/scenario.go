@@ -79,6 +79,7 @@ const (
 	ProbeFencedStore              = "fenced-store-restarted"
 	ProbeClockSteppedBack         = "clock-stepped-back"
 	ProbeConsumerRestarted        = "consumer-restarted"
+	ProbeStartFailedRetried       = "broker-start-failed-retried"
 )
 
 // run holds one run's state. Everything in it runs on the world's single
@@ -156,9 +157,17 @@ func Run(opts Options) (res Result) {
 	res.Virtual = w.Now()
 	res.Errors = r.cl.Errors
 	res.Report = linearizability.Check(r.hist.Ops(), r.checkOptions())
+	var startErr error
+	for _, b := range r.cl.Brokers {
+		if b.StartErr != nil {
+			startErr = b.StartErr
+		}
+	}
 	switch {
-	case len(r.cl.Errors) > 0:
-		res.Outcome, res.Failure = Correctness, fmt.Sprintf("a node failed to start: %v", r.cl.Errors[0])
+	case startErr != nil:
+		// Faults were off for the last start: a store that cannot be
+		// opened then is a finding.
+		res.Outcome, res.Failure = Correctness, fmt.Sprintf("a broker failed to start with faults off: %v", startErr)
 	case res.Report.Outcome() == linearizability.Correctness:
 		res.Outcome, res.Failure = Correctness, firstViolation(res.Report, linearizability.Correctness)
 	case res.Report.Outcome() == linearizability.Liveness:
