@@ -45,6 +45,7 @@ type subscriptionData struct {
 }
 
 const (
+	consumePassively         = "CONSUME_PASSIVELY" // push consumers
 	messageModelClustering   = "CLUSTERING"
 	messageModelBroadcasting = "BROADCASTING"
 	expressionTag            = "TAG"

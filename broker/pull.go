@@ -119,6 +119,25 @@ func (b *Broker) processPull(ch *remoting.Channel, req *remoting.Command, h *pul
 		sub = s
 	}
 
+	if next, stale := b.staleOwner(h); stale {
+		// A push consumer of a clustering group asked for messages its
+		// group has already consumed and committed: it is a member that
+		// kept a queue through a rebalance it missed (a broker restart
+		// can make membership flap) while another member moved on.
+		// Serving it would hand the group those messages again; moving
+		// it to the committed offset does not. User-driven pull
+		// consumers (which seek at will) and broadcasting groups (whose
+		// offsets are their own) are not held to this.
+		resp := remoting.NewResponse(req, remoting.PullOffsetMoved, "OFFSET_BELOW_GROUP_COMMIT")
+		resp.ExtFields = remoting.Fields{
+			remoting.IntField("maxOffset", b.store.MaxOffsetInQueue(h.topic, h.queueID)),
+			remoting.IntField("minOffset", b.store.MinOffsetInQueue(h.topic, h.queueID)),
+			remoting.IntField("nextBeginOffset", next),
+			remoting.IntField("suggestWhichBrokerId", 0),
+		}
+		ch.Respond(req, resp)
+		return
+	}
 	res := b.store.GetMessage(h.topic, h.queueID, h.queueOffset, int(max(h.maxMsgNums, 1)), sub)
 	code, remark := pullResponseCode(res.Status, h.queueOffset)
 	if allowSuspend && h.sysFlag&pullCommitOffset != 0 && b.cfg.BrokerID == 0 {
@@ -306,4 +325,19 @@ func (b *Broker) HeldPulls() int {
 		n += len(list)
 	}
 	return n
+}
+
+// staleOwner reports whether a pull comes from a push consumer of a
+// clustering group for an offset below the group's committed one, and if
+// so where the group is.
+func (b *Broker) staleOwner(h *pullHeader) (int64, bool) {
+	info := b.clients.consumers[h.group]
+	if info == nil || info.messageModel != messageModelClustering || info.consumeType != consumePassively {
+		return 0, false
+	}
+	committed, ok := b.offsets.query(h.group, h.topic, h.queueID)
+	if !ok || h.queueOffset >= committed || committed > b.store.MaxOffsetInQueue(h.topic, h.queueID) {
+		return 0, false
+	}
+	return committed, true
 }

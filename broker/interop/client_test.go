@@ -480,8 +480,9 @@ func (c *collector) waitAll(t *testing.T, member string, want map[string]*sent) 
 
 // member is one push consumer.
 type member struct {
-	name string
-	c    interface {
+	name     string
+	instance string // its instance name: the client id is <ip>@<instance>
+	c        interface {
 		Start() error
 		Shutdown() error
 	}
@@ -504,10 +505,11 @@ func (m *member) shutdown(t *testing.T) {
 // subscription expression and message model, delivering to col.
 func startMember(t *testing.T, b *brokerProc, group, name, topic, expr string, model consumer.MessageModel, col *collector) *member {
 	t.Helper()
+	inst := instance(name)
 	c, err := consumer.NewPushConsumer(
 		consumer.WithNameServer(nameServer(b)),
 		consumer.WithGroupName(group),
-		consumer.WithInstance(instance(name)),
+		consumer.WithInstance(inst),
 		consumer.WithConsumerModel(model),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
 		consumer.WithConsumeMessageBatchMaxSize(4),
@@ -519,7 +521,7 @@ func startMember(t *testing.T, b *brokerProc, group, name, topic, expr string, m
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &member{name: name, c: c}
+	m := &member{name: name, instance: inst, c: c}
 	m.queues = func(topic string) map[int]int64 {
 		out := map[int]int64{}
 		for mq, pq := range c.GetConsumerRunningInfo(false).MQTable {

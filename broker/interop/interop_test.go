@@ -326,6 +326,7 @@ func TestRestartResumesAtCommittedOffsets(t *testing.T) {
 		col.waitAll(t, name, want)
 		waitCommitted(t, topic, nextOffsets(col.all(name)), m)
 		m.shutdown(t)
+		b.waitConsumerLeft(t, m)
 		var again []string
 		for _, body := range col.bodies(name) {
 			if want[body] == nil {

@@ -301,6 +301,28 @@ func (b *brokerProc) kill() {
 	b.cmd = nil
 }
 
+// waitConsumerLeft waits until the broker has seen m's connection close,
+// that is, has read everything m sent before it closed.
+//
+// A test sends nothing the departed consumer subscribed to before that: a
+// held pull answered into a connection the client has just closed makes the
+// client's kernel abort it (RST), and on loopback the RST can overtake the
+// client's last frames, its final offset commits among them. The client
+// closes without draining; any broker, Java's included, can trigger that.
+func (b *brokerProc) waitConsumerLeft(t *testing.T, m *member) {
+	t.Helper()
+	needle := "@" + m.instance + " "
+	eventually(t, deliverTimeout, "the broker to see "+m.name+" leave", func() (bool, string) {
+		log := b.logs[len(b.logs)-1].String()
+		for _, line := range strings.Split(log, "\n") {
+			if strings.Contains(line, `msg="broker: consumer left"`) && strings.Contains(line+" ", needle) {
+				return true, ""
+			}
+		}
+		return false, "no \"consumer left\" line for " + m.instance
+	})
+}
+
 // eventually polls cond until it holds or timeout passes; cond reports
 // its state for the failure message.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
