@@ -35,6 +35,13 @@ const (
 	OpFinal = "final"
 )
 
+// HoleID stands, in an observation's IDs, for an offset that names no
+// message by design: the store skipped it (after an unclean shutdown under
+// ASYNC_FLUSH, so that no offset a consumer may have seen is reused) or left
+// it for a record found corrupt. "" stands for an offset whose record could
+// not be read.
+const HoleID = "(hole)"
+
 // Results.
 const (
 	ResultOK         = "ok"

@@ -211,3 +211,40 @@ func (cq *consumeQueue) advanceMin(commitLogMin int64) error {
 	cq.minLogicOffset = lo
 	return nil
 }
+
+// skipTo moves the queue's next offset up to n with holes. A hole takes
+// the physical offset of the unit before it, so that units stay ordered and
+// recovery, which keeps only units of records before its durable point,
+// keeps the holes too. Readers step over them.
+func (cq *consumeQueue) skipTo(n int64) error {
+	max := cq.maxOffset()
+	if n <= max {
+		return nil
+	}
+	holePhys := int64(0)
+	if max > cq.minLogicOffset {
+		if phys, _, _, ok := cq.unit(max - 1); ok {
+			holePhys = phys
+		}
+	}
+	var unit [message.CQUnitSize]byte
+	if cq.segs.last() == nil {
+		// An empty queue: fill from the segment start, like put does.
+		start := max * message.CQUnitSize / cq.segs.segSize * cq.segs.segSize
+		if _, err := cq.segs.create(start); err != nil {
+			return err
+		}
+		for max = start / message.CQUnitSize; max < cq.minLogicOffset; max++ {
+			if err := cq.write(unit[:]); err != nil {
+				return err
+			}
+		}
+	}
+	message.PutCQUnit(unit[:], holePhys, holeUnitSize, 0)
+	for ; max < n; max++ {
+		if err := cq.write(unit[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

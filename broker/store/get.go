@@ -350,3 +350,16 @@ func (s *Store) DeleteTopic(topic string) error {
 	}
 	return first
 }
+
+// IsHole reports whether logical offset n of the queue is a hole: an offset
+// that names no message by design (skipped after an unclean shutdown, or
+// left by a record recovery found corrupt), as opposed to one whose record
+// cannot be read. For tools and the simulator's oracle.
+func (s *Store) IsHole(topic string, queueID int32, n int64) bool {
+	cq := s.cqs[topicQueue{topic, queueID}]
+	if cq == nil {
+		return false
+	}
+	_, size, _, ok := cq.unit(n)
+	return ok && size == holeUnitSize
+}

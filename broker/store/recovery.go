@@ -93,8 +93,26 @@ func (s *Store) recover() error {
 	if err := s.redispatch(max(logicsPhys, cl.minOffset()), end); err != nil {
 		return err
 	}
+	if err := s.loadReservations(); err != nil {
+		return err
+	}
+	if s.recovery.Unclean {
+		if err := s.skipToReservations(); err != nil {
+			return err
+		}
+	}
 	for _, cq := range s.cqList {
 		s.topicQueueTable[topicQueue{cq.topic, cq.queueID}] = cq.maxOffset()
+	}
+	if s.reserving() {
+		// Reserve a window ahead of every queue before the first put.
+		for _, cq := range s.cqList {
+			k := topicQueue{cq.topic, cq.queueID}
+			s.res.wanted[k] = max(s.res.durable[k], cq.maxOffset()+reserveWindow)
+		}
+		if err := s.writeReservationsSync(); err != nil {
+			return err
+		}
 	}
 
 	// Make the recovered state the checkpoint before accepting writes, so

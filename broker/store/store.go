@@ -67,6 +67,7 @@ type Store struct {
 	sizesScratch   []int
 	stats          Stats
 	recovery       RecoveryStats
+	res            *reservations
 	skipCRC        bool // BugRecoverySkipsCRC, during recovery only
 }
 
@@ -285,8 +286,19 @@ func (s *Store) Put(msgs []Message, done func(PutResult)) {
 		return
 	}
 	if s.cfg.FlushDiskType == AsyncFlush {
-		s.dispatchUpTo(s.cl.writeOffset())
-		done(res)
+		w := reservedPut{key: topicQueue{msgs[0].Topic, msgs[0].QueueID}, next: res.QueueOffset + int64(res.MsgNum),
+			noUnit: isPreparedOrRollback(msgs[0].SysFlag), end: res.PhysOffset + int64(res.WroteBytes), res: res, done: done}
+		if len(s.res.waiting) == 0 && (w.noUnit || s.reserveFor(w.key, w.next)) {
+			s.dispatchUpTo(w.end)
+			done(res)
+			return
+		}
+		// Visible only once its offsets are durably reserved, and in log
+		// order, so everything after it waits too.
+		if !w.noUnit {
+			s.reserveFor(w.key, w.next)
+		}
+		s.res.waiting = append(s.res.waiting, w)
 		return
 	}
 	if msgs[0].NoWait || s.env.Faults.Fire(BugAckBeforeSync) {
@@ -642,6 +654,16 @@ func (s *Store) fence(err error) {
 		w.result.Err = fmt.Errorf("store: sync failed: %w", err)
 		w.done(w.result)
 	}
+	if s.res != nil {
+		// Stored, not yet visible: recovery will index them.
+		rw := s.res.waiting
+		s.res.waiting = nil
+		for _, w := range rw {
+			w.res.Status = FlushDiskTimeout
+			w.res.Err = fmt.Errorf("store: %w", err)
+			w.done(w.res)
+		}
+	}
 }
 
 // Fenced reports why the store refuses writes, or nil.
@@ -796,6 +818,13 @@ func (s *Store) Close() error {
 	if s.fenced == nil {
 		s.dispatchUpTo(s.cl.writeOffset())
 		s.completeWaiters(s.cl.flushed)
+		// Everything is synced: a clean shutdown loses nothing, so puts
+		// waiting for a reservation are safe to acknowledge.
+		rw := s.res.waiting
+		s.res.waiting = nil
+		for _, w := range rw {
+			w.done(w.res)
+		}
 		for _, cq := range s.cqList {
 			for _, seg := range cq.segs.segs {
 				if seg.synced < seg.wrote {

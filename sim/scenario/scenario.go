@@ -401,5 +401,11 @@ func readQueue(st *store.Store, topic string, q int32) (int64, []string) {
 	for int64(len(ids)) < tail-st.MinOffsetInQueue(topic, q) {
 		ids = append(ids, "")
 	}
+	base := st.MinOffsetInQueue(topic, q)
+	for i, id := range ids {
+		if id == "" && st.IsHole(topic, q, base+int64(i)) {
+			ids[i] = workloads.HoleID
+		}
+	}
 	return tail, ids
 }
