@@ -155,8 +155,8 @@ func (a *analysis) owed(r *Report, group, process string, q *queueInfo, final *o
 	var ids []string
 	for off := max(start, final.base()); off < final.tail; off++ {
 		id, _ := final.at(off)
-		if id == "" {
-			continue // a hole: nothing there can be delivered (reported as durability)
+		if id == "" || id == workloads.HoleID {
+			continue // nothing there can be delivered (unreadable: reported as durability)
 		}
 		r.stat("completeness.owed", 1)
 		if !slices.Contains(got[off], id) {
@@ -180,6 +180,9 @@ func (a *analysis) owed(r *Report, group, process string, q *queueInfo, final *o
 // the queue's final tail. Of several commits that may be in force (see
 // committed), one at the tail is enough.
 func (a *analysis) lag(r *Report, group string, q *queueInfo, final *observation) {
+	// The queue's real end includes offsets the store skipped at its last
+	// recovery: a commit there is caught up, not past the end.
+	end := final.tail + int64(final.skip)
 	cs := a.committed(a.commitsOf(q)[group], q.key.Broker, math.MaxInt64, "")
 	if len(cs) == 0 {
 		if final.tail > final.base() {
@@ -190,19 +193,19 @@ func (a *analysis) lag(r *Report, group string, q *queueInfo, final *observation
 	}
 	c := cs[0]
 	for _, x := range cs {
-		if x.offset == final.tail || (c.offset != final.tail && x.complete > c.complete) {
+		if x.offset == end || (c.offset != end && x.complete > c.complete) {
 			c = x
 		}
 	}
 	switch {
-	case c.offset < final.tail:
+	case c.offset < end:
 		r.add(Violation{Checker: CheckerCompleteness, Kind: Liveness, Queue: q.key, Group: group,
 			Detail: fmt.Sprintf("group %s's last commit is offset %d but the tail is %d: lag %d at the end of the liveness phase",
-				group, c.offset, final.tail, final.tail-c.offset), Ops: []int64{c.seq}})
-	case c.offset > final.tail:
+				group, c.offset, end, end-c.offset), Ops: []int64{c.seq}})
+	case c.offset > end:
 		r.add(Violation{Checker: CheckerCompleteness, Kind: Liveness, Queue: q.key, Group: group,
 			Detail: fmt.Sprintf("group %s's last commit is offset %d, past the tail %d: messages appended at offsets %d-%d would be skipped",
-				group, c.offset, final.tail, final.tail, c.offset-1), Ops: []int64{c.seq}})
+				group, c.offset, end, end, c.offset-1), Ops: []int64{c.seq}})
 	default:
 		r.stat("completeness.lag_zero", 1)
 	}

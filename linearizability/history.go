@@ -125,6 +125,9 @@ type observation struct {
 	order int64
 	tail  int64
 	ids   []string
+	// skip is how many hole offsets the store added after tail at this
+	// observation (see observationOf).
+	skip int
 	// rollback: see recoveryGroup.rollback.
 	rollback  bool
 	powerLoss event
@@ -415,8 +418,20 @@ func (a *analysis) index() {
 	slices.SortStableFunc(a.phases, func(x, y phaseMark) int { return cmp.Compare(x.time, y.time) })
 }
 
+// observationOf reads an observation op. Holes at its end (workloads.HoleID)
+// are offsets the store skipped at this recovery, so that none it may have
+// shown before an unclean shutdown is reused: they are not content, and
+// the observation is read as its content up to them plus a skip, which the
+// queue model applies as the store did.
 func observationOf(op *workloads.Op) *observation {
-	return &observation{kind: op.Kind, time: dur(op.Invoke), seq: op.Seq, order: op.Seq, tail: op.Tail, ids: op.IDs}
+	ids := op.IDs
+	skip := 0
+	for len(ids) > 0 && ids[len(ids)-1] == workloads.HoleID {
+		ids = ids[:len(ids)-1]
+		skip++
+	}
+	return &observation{kind: op.Kind, time: dur(op.Invoke), seq: op.Seq, order: op.Seq,
+		tail: op.Tail - int64(skip), ids: ids, skip: skip}
 }
 
 // resolveBrokers decides, per broker, which recoveries may roll queues
@@ -561,6 +576,9 @@ func (a *analysis) match() {
 		for _, o := range q.observations {
 			var holes []int64
 			for j, id := range o.ids {
+				if id == workloads.HoleID {
+					continue // skipped by the store: no message, by design
+				}
 				if id == "" {
 					holes = append(holes, o.base()+int64(j))
 					continue

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/thrustmq/thrust/workloads"
 )
 
 // The queue model: a queue is an append-only log whose state is its tail
@@ -116,7 +118,18 @@ type observeInput struct {
 	// rollback: the state may first shrink to any prefix of itself (a
 	// recovery after an ASYNC_FLUSH power loss).
 	rollback bool
-	seq      int64
+	// skip: after matching, the store added this many holes (offsets that
+	// name no message) at the tail.
+	skip int
+	seq  int64
+}
+
+// skipped appends n holes to s.
+func skipped(s *logState, n int) *logState {
+	for range n {
+		s = s.append(workloads.HoleID)
+	}
+	return s
 }
 
 // queueModel is the sequential specification of one queue, as a
@@ -139,14 +152,34 @@ var queueModel = porcupine.NondeterministicModel{
 		case observeInput:
 			if in.rollback {
 				if p := s.ancestor(in.tail); p != nil && p.holds(in.tail, in.ids, in.full, in.holes) {
-					return []any{p}
+					return []any{skipped(p, in.skip)}
 				}
 				return nil
 			}
-			if s.holds(in.tail, in.ids, in.full, in.holes) {
-				return []any{s}
+			if in.skip == 0 {
+				if s.holds(in.tail, in.ids, in.full, in.holes) {
+					return []any{s}
+				}
+				return nil
 			}
-			return nil
+			// The log may already end with some of the skipped holes (an
+			// earlier recovery skipped and nothing was appended since):
+			// the content must match up to in.tail, holes follow, and the
+			// skip only adds what is missing.
+			if s.tail < in.tail || s.tail > in.tail+int64(in.skip) {
+				return nil
+			}
+			p := s
+			for p.tail > in.tail {
+				if p.last != workloads.HoleID {
+					return nil
+				}
+				p = p.prev
+			}
+			if !p.holds(in.tail, in.ids, in.full, in.holes) {
+				return nil
+			}
+			return []any{skipped(s, int(in.tail+int64(in.skip)-s.tail))}
 		}
 		panic(fmt.Sprintf("linearizability: unknown model input %T", input))
 	},
@@ -174,6 +207,9 @@ var queueModel = porcupine.NondeterministicModel{
 			verb := in.kind
 			if in.rollback {
 				verb += " after power loss: roll back to"
+			}
+			if in.skip > 0 {
+				return fmt.Sprintf("%s tail=%d %s, then skip %d offsets", verb, in.tail, abbreviate(in.ids), in.skip)
 			}
 			return fmt.Sprintf("%s tail=%d %s", verb, in.tail, abbreviate(in.ids))
 		}

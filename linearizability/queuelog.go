@@ -123,7 +123,7 @@ func (a *analysis) queueOps(q *queueInfo) (ops []porcupine.Operation, partial bo
 		ops = append(ops, porcupine.Operation{
 			ClientId: harness,
 			Input: observeInput{kind: o.kind, tail: o.tail, ids: o.ids, full: chainAll(fnvOffset, o.ids),
-				holes: slices.Contains(o.ids, ""), rollback: o.rollback, seq: o.seq},
+				holes: slices.Contains(o.ids, ""), rollback: o.rollback, skip: o.skip, seq: o.seq},
 			Call:     o.time,
 			Return:   o.time,
 			Metadata: opMeta{o.seq},

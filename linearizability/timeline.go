@@ -210,8 +210,8 @@ func (a *analysis) replayQueue(q *queueInfo, t *timelineResult) {
 		}
 		for j, id := range o.ids {
 			off := o.base() + int64(j)
-			if id == "" {
-				continue // a hole: reported when indexing
+			if id == "" || id == workloads.HoleID {
+				continue // unreadable (reported when indexing) or skipped
 			}
 			if _, ok := ev[off]; !ok {
 				ev[off] = &evItem{id: id, start: o.time, seq: o.seq, seqs: []int64{o.seq}, end: o.time, mayLost: -1}
