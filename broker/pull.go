@@ -214,7 +214,14 @@ type heldPull struct {
 	sub   *subscription
 	timer host.Timer
 	done  bool
+	// shortened: a filtered-out arrival cut the hold short already.
+	shortened bool
 }
+
+// filteredWake is how soon a held pull is answered after a message it
+// filters out arrives, so that the consumer moves past it (RocketMQ's hold
+// service rechecks every 5 s).
+const filteredWake = time.Second
 
 func newHoldService(b *Broker) *holdService {
 	return &holdService{b: b, held: map[heldKey][]*heldPull{}}
@@ -238,8 +245,20 @@ func (hs *holdService) arrived(topic string, queueID int32, queueOffset, tagsCod
 	}
 	var wake []*heldPull
 	for _, hp := range list {
-		if queueOffset >= hp.h.queueOffset && hp.sub.MatchTagsCode(tagsCode) {
+		if queueOffset < hp.h.queueOffset {
+			continue
+		}
+		if hp.sub.MatchTagsCode(tagsCode) {
 			wake = append(wake, hp)
+			continue
+		}
+		// A message the pull filters out: nothing to hand over, but the
+		// consumer's position should still move past it soon, or its lag
+		// stands until the hold expires. Answer within filteredWake.
+		if !hp.shortened {
+			hp.shortened = true
+			hp.timer.Stop()
+			hp.timer = hs.b.env.Clock.AfterFunc(filteredWake, func() { hs.wake(key, hp) })
 		}
 	}
 	for _, hp := range wake {

@@ -37,14 +37,14 @@ func createTopic(t *testing.T, b *brokerProc, topic string, queues int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer adm.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	err = adm.CreateTopic(ctx,
 		admin.WithTopicCreate(topic),
 		admin.WithBrokerAddrCreate(b.addr()),
 		admin.WithReadQueueNums(queues),
 		admin.WithWriteQueueNums(queues))
+	cancel()
+	adm.Close()
 	if err != nil {
 		t.Fatalf("CreateTopic %s: %v", topic, err)
 	}
@@ -278,7 +278,7 @@ func produce(t *testing.T, b *brokerProc, p sender, topic string, pl plan) []*se
 	return out
 }
 
-// checkSingleResult checks a single send's result and returns its offset id.
+// checkSingleResult checks a single send's result.
 func checkSingleResult(t *testing.T, b *brokerProc, topic, body string, res *primitive.SendResult, uniq string) {
 	t.Helper()
 	if res == nil || res.Status != primitive.SendOK {

@@ -159,10 +159,13 @@ type brokerProc struct {
 	logs    []*lockedBuffer // stderr of every run
 }
 
-// startBroker starts a broker with a fresh store. At cleanup it kills the process and, if the test failed,
-// prints what the broker logged.
+// startBroker starts a broker with a fresh store. At cleanup it kills the
+// process and, if the test failed, prints what the broker logged.
 func startBroker(t *testing.T) *brokerProc {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the broker binary")
+	}
 	dir := t.TempDir()
 	b := &brokerProc{
 		t:        t,

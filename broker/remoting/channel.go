@@ -415,6 +415,14 @@ func (ch *Channel) RespondWithBody(req, resp *Command, segments []BodySegment) e
 func (ch *Channel) write(p []byte) error {
 	if err := ch.conn.Write(p); err != nil {
 		ch.stats.WriteErrors++
+		if errors.Is(err, host.ErrClosed) {
+			// The connection is already gone (the peer closed it, or the
+			// socket failed); its OnClose follows on the loop, after the
+			// frames it had read. Leave the channel open until then, so
+			// that those requests are still served: a client's last
+			// UPDATE_CONSUMER_OFFSETs arrive just before its close.
+			return fmt.Errorf("%w: %w", ErrChannelClosed, err)
+		}
 		ch.log.Warn("remoting: write refused, closing channel", "conn", ch.conn.ID(), "remote", ch.conn.RemoteAddr(), "err", err)
 		ch.closeWith(err)
 		return fmt.Errorf("%w: %w", ErrChannelClosed, err)

@@ -298,6 +298,26 @@ func (c *conn) readLoop() {
 	}
 }
 
+// writeFailed ends writing after the socket refused a write: the peer
+// reset the connection, most likely, after sending requests it will not
+// wait for (a consumer's last offset commits before it closes). Reading
+// goes on, so that those requests are still delivered; the reader closes
+// the socket at their end, or after a grace period if the peer stays
+// half-open. A locally closing connection is closed at once.
+func (c *conn) writeFailed() {
+	c.mu.Lock()
+	c.dead = true
+	items := c.takeAllLocked()
+	closing := c.closing
+	c.mu.Unlock()
+	releaseItems(items)
+	if closing {
+		c.nc.Close()
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(closeDrainTimeout))
+}
+
 // fail marks the connection dead and closes the socket, which ends both
 // goroutines.
 func (c *conn) fail() {
@@ -372,7 +392,7 @@ func (c *conn) writeLoop() {
 		if err != nil {
 			releaseItems(batch)
 			clear(batch)
-			c.fail()
+			c.writeFailed()
 			return
 		}
 		c.mu.Lock()
