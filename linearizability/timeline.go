@@ -244,6 +244,16 @@ func (a *analysis) fillGaps(q *queueInfo, t *timelineResult, rollbacks []*rollba
 			unseen = append(unseen, in.call)
 		}
 	}
+	// Offsets an earlier recovery skipped held no message: a later power
+	// loss that takes them takes nothing, and nothing has to fill them.
+	skippedBefore := func(off, before int64) bool {
+		for _, o := range q.observations {
+			if o.skip > 0 && o.time < before && off >= o.tail && off < o.tail+int64(o.skip) {
+				return true
+			}
+		}
+		return false
+	}
 	need := 0
 	for _, rb := range rollbacks {
 		if rb.obs.unanchored || len(rb.lost) == 0 {
@@ -256,7 +266,7 @@ func (a *analysis) fillGaps(q *queueInfo, t *timelineResult, rollbacks []*rollba
 			for lost[i] < off {
 				i++
 			}
-			if lost[i] == off {
+			if lost[i] == off || skippedBefore(off, rb.obs.time) {
 				continue
 			}
 			// lost[i] is the nearest claimed offset above, lost[i-1] (if
