@@ -144,12 +144,17 @@ func (b *Broker) handleUpdateConsumerOffset(ch *remoting.Channel, req *remoting.
 		respondError(ch, req, remoting.TopicNotExist, fmt.Sprintf("topic[%s] not exist", topic))
 		return
 	}
-	b.offsets.commitDurably(group, topic, qid, off, func(err error) {
+	effective := b.forward(group, topic, qid, off)
+	b.offsets.commitDurably(group, topic, qid, effective, func(err error) {
 		if err != nil {
 			respondError(ch, req, remoting.SystemError, fmt.Sprintf("offset not persisted: %v", err))
 			return
 		}
-		ch.Respond(req, remoting.NewResponse(req, remoting.Success, ""))
+		// RocketMQ's answer has no fields; Thrust says where the group is,
+		// which differs when a stale member's lower commit was not taken.
+		resp := remoting.NewResponse(req, remoting.Success, "")
+		resp.ExtFields = remoting.Fields{remoting.IntField("offset", effective)}
+		ch.Respond(req, resp)
 	})
 }
 

@@ -71,6 +71,25 @@ func (om *offsetManager) commit(group, topic string, queueID int32, offset int64
 	om.dirty = true
 }
 
+// forward returns offset, or the group's current commit when that is higher
+// and still a position in the queue. For a clustering group of push
+// consumers, a lower commit can only come from a member that held the
+// queue stale (through a rebalance it had not seen yet) and is dropping
+// it: taking it would send the group back over what it consumed. A
+// commit beyond the queue's end (its data was lost or deleted) may be
+// lowered: the clients must be allowed to find the queue again.
+func (b *Broker) forward(group, topic string, queueID int32, offset int64) int64 {
+	info := b.clients.consumers[group]
+	if info == nil || info.messageModel != messageModelClustering || info.consumeType != consumePassively {
+		return offset
+	}
+	cur, ok := b.offsets.query(group, topic, queueID)
+	if ok && cur > offset && cur <= b.store.MaxOffsetInQueue(topic, queueID) {
+		return cur
+	}
+	return offset
+}
+
 // query returns the committed offset, or false.
 func (om *offsetManager) query(group, topic string, queueID int32) (int64, bool) {
 	v, ok := om.table[offsetKey(topic, group)][queueID]

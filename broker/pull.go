@@ -141,7 +141,7 @@ func (b *Broker) processPull(ch *remoting.Channel, req *remoting.Command, h *pul
 	res := b.store.GetMessage(h.topic, h.queueID, h.queueOffset, int(max(h.maxMsgNums, 1)), sub)
 	code, remark := pullResponseCode(res.Status, h.queueOffset)
 	if allowSuspend && h.sysFlag&pullCommitOffset != 0 && b.cfg.BrokerID == 0 {
-		b.offsets.commit(h.group, h.topic, h.queueID, h.commitOffset)
+		b.offsets.commit(h.group, h.topic, h.queueID, b.forward(h.group, h.topic, h.queueID, h.commitOffset))
 	}
 	if code == remoting.PullNotFound && allowSuspend && h.sysFlag&pullSuspend != 0 {
 		hold := time.Duration(h.suspendMillis) * time.Millisecond

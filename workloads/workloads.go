@@ -265,10 +265,16 @@ func (m *Consumer) committed(c client.Commit) {
 			errText = c.Err.Error()
 		}
 	}
+	// The broker may keep the group at a later position than a stale
+	// member's commit: record where the group is.
+	offset := c.Offset
+	if c.Acked && c.Effective > offset {
+		offset = c.Effective
+	}
 	// Commit times are the client's; shift them onto the recorder's clock.
 	now := m.rec.Now()
 	m.rec.add(Op{Kind: OpCommit, Process: m.spec.Name, Group: m.spec.Group, Invoke: now - (c.Done - c.Sent), Complete: now,
-		Result: res, Err: errText, Topic: c.Queue.Topic, Broker: c.Queue.BrokerName, Queue: c.Queue.QueueID, Offset: c.Offset})
+		Result: res, Err: errText, Topic: c.Queue.Topic, Broker: c.Queue.BrokerName, Queue: c.Queue.QueueID, Offset: offset})
 }
 
 // Shutdown stops the member, committing what it consumed; done runs when it

@@ -129,12 +129,16 @@ func (r CommitReason) String() string {
 type Commit struct {
 	Queue  MessageQueue
 	Offset int64
-	Reason CommitReason
-	Acked  bool
-	Local  bool
-	Err    error
-	Sent   time.Duration
-	Done   time.Duration
+	// Effective is where the broker says the group is after an
+	// acknowledged commit: Offset, or higher if the broker kept the
+	// group's later position (see updateConsumerOffset).
+	Effective int64
+	Reason    CommitReason
+	Acked     bool
+	Local     bool
+	Err       error
+	Sent      time.Duration
+	Done      time.Duration
 }
 
 // ConsumerHooks let a workload observe a consumer. Each runs on the loop.
@@ -708,14 +712,14 @@ func (cs *Consumer) commit(pq *processQueue, reason CommitReason, always bool, d
 		return
 	}
 	pq.committing++
-	c.updateConsumerOffset(cs.cfg.Group, pq.mq, off, func(err error) {
+	c.updateConsumerOffset(cs.cfg.Group, pq.mq, off, func(effective int64, err error) {
 		pq.committing--
 		if err == nil {
 			pq.acked = off
 		} else if !c.closed {
 			c.log.Warn("client: offset commit failed", "group", cs.cfg.Group, "queue", pq.mq.String(), "offset", off, "err", err)
 		}
-		cs.reportCommit(Commit{Queue: pq.mq, Offset: off, Reason: reason, Acked: err == nil, Err: err, Sent: sent, Done: c.env.Clock.Mono()})
+		cs.reportCommit(Commit{Queue: pq.mq, Offset: off, Effective: effective, Reason: reason, Acked: err == nil, Err: err, Sent: sent, Done: c.env.Clock.Mono()})
 		finish()
 	})
 }

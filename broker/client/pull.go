@@ -284,10 +284,15 @@ func (c *Client) queryConsumerOffset(group string, mq MessageQueue, cb func(int6
 // from lost ones.
 func (c *Client) UpdateConsumerOffset(group string, mq MessageQueue, offset int64, cb func(error)) {
 	defer c.enter()()
-	c.updateConsumerOffset(group, mq, offset, func(err error) { c.deliver(func() { cb(err) }) })
+	c.updateConsumerOffset(group, mq, offset, func(_ int64, err error) { c.deliver(func() { cb(err) }) })
 }
 
-func (c *Client) updateConsumerOffset(group string, mq MessageQueue, offset int64, cb func(error)) {
+// updateConsumerOffset commits offset and reports the offset the broker
+// says the group is at afterwards: Thrust's broker answers it (an "offset"
+// field other brokers leave out), and keeps a group's commit from going
+// back when a member that held a queue stale drops it. Without the field,
+// it is offset.
+func (c *Client) updateConsumerOffset(group string, mq MessageQueue, offset int64, cb func(int64, error)) {
 	req := remoting.NewRequest(remoting.UpdateConsumerOffset,
 		remoting.StrField("consumerGroup", group),
 		remoting.StrField("topic", mq.Topic),
@@ -299,7 +304,13 @@ func (c *Client) updateConsumerOffset(group string, mq MessageQueue, offset int6
 		if err == nil && resp.Code != int32(remoting.Success) {
 			err = responseError(req, resp, addr)
 		}
-		cb(err)
+		effective := offset
+		if err == nil {
+			if v, perr := resp.ExtFields.Int64("offset"); perr == nil {
+				effective = v
+			}
+		}
+		cb(effective, err)
 	})
 }
 
