@@ -96,3 +96,60 @@ func (h *eventHeap) pop() event {
 	s[i] = last
 	return top
 }
+
+// live reports whether an event would do anything when popped: not a
+// stopped timer's, not a dead incarnation's.
+func (e *event) live() bool {
+	if e.inc != nil && e.inc.dead {
+		return false
+	}
+	if t, ok := e.act.(*timer); ok && t.state != timerPending {
+		return false
+	}
+	return true
+}
+
+// compact drops events that would do nothing and restores the heap order.
+// The order of the rest is a total order on (at, tie, seq), so compaction
+// never changes what runs when: it only keeps the heap from filling with
+// the stopped timeouts of requests long answered.
+func (h *eventHeap) compact() {
+	s := *h
+	n := 0
+	for i := range s {
+		if s[i].live() {
+			s[n] = s[i]
+			n++
+		}
+	}
+	clear(s[n:])
+	s = s[:n]
+	*h = s
+	for i := (n - 2) / 4; i >= 0; i-- {
+		h.siftDown(i)
+	}
+}
+
+func (h *eventHeap) siftDown(i int) {
+	s := *h
+	n := len(s)
+	e := s[i]
+	for {
+		c := 4*i + 1
+		if c >= n {
+			break
+		}
+		m := c
+		for k := c + 1; k < c+4 && k < n; k++ {
+			if s[k].before(&s[m]) {
+				m = k
+			}
+		}
+		if !s[m].before(&e) {
+			break
+		}
+		s[i] = s[m]
+		i = m
+	}
+	s[i] = e
+}

@@ -373,6 +373,9 @@ func (t *timer) Stop() bool {
 	if t.state == timerFired {
 		return false
 	}
+	if t.state == timerPending && !t.inc.dead {
+		t.inc.h.w.cancelled()
+	}
 	t.state = timerStopped
 	return true
 }

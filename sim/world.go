@@ -61,6 +61,19 @@ type World struct {
 	faultP   map[string]float64
 
 	fired, stale uint64
+	// dead counts events in the heap that will do nothing (stopped
+	// timers), so that the heap is compacted before they dominate it.
+	dead int
+}
+
+// cancelled notes that an event in the heap will do nothing, compacting
+// the heap once such events are half of it.
+func (w *World) cancelled() {
+	w.dead++
+	if w.dead > 1024 && 2*w.dead > len(w.queue) {
+		w.queue.compact()
+		w.dead = 0
+	}
 }
 
 // NewWorld returns an empty world at virtual time 0.

@@ -101,8 +101,8 @@ func (p *Producer) due(k int) time.Duration {
 }
 
 func (p *Producer) schedule() {
-	if p.stopped || p.inFlight >= p.spec.MaxInFlight {
-		return
+	if p.stopped || p.inFlight >= p.spec.MaxInFlight || p.timer != nil {
+		return // one timer at a time: a completion must not add another
 	}
 	wait := p.due(p.next) - p.env.Clock.Mono()
 	p.timer = p.env.Clock.AfterFunc(wait, func() {
