@@ -247,7 +247,14 @@ func (b *Broker) handleCreateTopic(ch *remoting.Channel, req *remoting.Command) 
 		tc.TopicFilterType = ft
 	}
 	b.topics.put(tc)
-	ch.Respond(req, remoting.NewResponse(req, remoting.Success, ""))
+	// Answered once durable: a created topic must survive a crash.
+	b.topics.file.persistThen(func(err error) {
+		if err != nil {
+			respondError(ch, req, remoting.SystemError, fmt.Sprintf("topic configuration not persisted: %v", err))
+			return
+		}
+		ch.Respond(req, remoting.NewResponse(req, remoting.Success, ""))
+	})
 }
 
 func (b *Broker) handleDeleteTopic(ch *remoting.Channel, req *remoting.Command) {

@@ -77,11 +77,32 @@ func (b *Broker) handleSend(ch *remoting.Channel, req *remoting.Command) {
 	if req.Code == int32(remoting.SendBatchMessage) {
 		h.batch = true
 	}
+	version := b.topics.version.Counter
 	tc, code, remark := b.checkSend(ch, &h)
 	if code != remoting.Success {
 		respondError(ch, req, code, remark)
 		return
 	}
+	if b.topics.version.Counter != version {
+		// The send created a topic (or a retry or DLQ topic): store the
+		// message only once the topic's configuration is durable, so that
+		// an acknowledged message never outlives its topic.
+		b.topics.file.persistThen(func(err error) {
+			if err != nil {
+				respondError(ch, req, remoting.SystemError, fmt.Sprintf("topic configuration not persisted: %v", err))
+				return
+			}
+			b.sendChecked(ch, req, &h, tc)
+		})
+		return
+	}
+	b.sendChecked(ch, req, &h, tc)
+}
+
+// sendChecked stores a send that passed checkSend.
+func (b *Broker) sendChecked(ch *remoting.Channel, req *remoting.Command, hp *sendHeader, tc *TopicConfig) {
+	h := *hp
+	var err error
 	topic, queueID := h.topic, h.queueID
 	if queueID < 0 {
 		queueID = int32(b.env.Rand.IntN(max(tc.WriteQueueNums, 1)))

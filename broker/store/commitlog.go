@@ -25,8 +25,8 @@ type commitLog struct {
 	props   []byte
 }
 
-func openCommitLog(fsys host.FS, log *slog.Logger, cfg *Config) (*commitLog, error) {
-	segs, err := openSegmentQueue(fsys, log, cfg.commitLogDir(), cfg.MappedFileSizeCommitLog, true)
+func openCommitLog(fsys host.FS, ds *dirs, log *slog.Logger, cfg *Config) (*commitLog, error) {
+	segs, err := openSegmentQueue(fsys, ds, log, cfg.commitLogDir(), cfg.MappedFileSizeCommitLog, true)
 	if err != nil {
 		return nil, err
 	}

@@ -22,8 +22,8 @@ type consumeQueue struct {
 	dirty          bool // written since the last flush began
 }
 
-func openConsumeQueue(fsys host.FS, log *slog.Logger, dir, topic string, queueID int32, segSize int64, mmap bool) (*consumeQueue, error) {
-	segs, err := openSegmentQueue(fsys, log, dir, segSize, mmap)
+func openConsumeQueue(fsys host.FS, ds *dirs, log *slog.Logger, dir, topic string, queueID int32, segSize int64, mmap bool) (*consumeQueue, error) {
+	segs, err := openSegmentQueue(fsys, ds, log, dir, segSize, mmap)
 	if err != nil {
 		return nil, err
 	}

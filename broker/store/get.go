@@ -363,3 +363,15 @@ func (s *Store) IsHole(topic string, queueID int32, n int64) bool {
 	_, size, _, ok := cq.unit(n)
 	return ok && size == holeUnitSize
 }
+
+// QueueIDs lists the queue ids of topic that have consume queues, sorted.
+func (s *Store) QueueIDs(topic string) []int32 {
+	var ids []int32
+	for _, cq := range s.cqList {
+		if cq.topic == topic {
+			ids = append(ids, cq.queueID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}

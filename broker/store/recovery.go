@@ -29,7 +29,7 @@ import (
 //     the rest from the commit log, from logicsPhysOffset on.
 func (s *Store) recover() error {
 	cfg := &s.cfg
-	cl, err := openCommitLog(s.env.FS, s.log, cfg)
+	cl, err := openCommitLog(s.env.FS, s.dirs, s.log, cfg)
 	if err != nil {
 		return err
 	}
@@ -344,7 +344,7 @@ func countParsableAfterZeros(p []byte) int {
 // prefix that is durable and names records the commit log still has.
 func (s *Store) recoverConsumeQueues(logicsPhys, end int64) error {
 	root := s.cfg.consumeQueueDir()
-	if err := mkdirDurable(s.env.FS, root); err != nil {
+	if err := s.dirs.ensure(root); err != nil {
 		return err
 	}
 	topics, err := s.env.FS.List(root)

@@ -95,9 +95,9 @@ type segmentQueue struct {
 // Files whose names are not 20-digit offsets are left alone with a warning;
 // a segment of the wrong size or a gap in the run is an error, since
 // guessing there could serve one message in place of another.
-func openSegmentQueue(fsys host.FS, log *slog.Logger, dir string, segSize int64, mmap bool) (*segmentQueue, error) {
+func openSegmentQueue(fsys host.FS, ds *dirs, log *slog.Logger, dir string, segSize int64, mmap bool) (*segmentQueue, error) {
 	q := &segmentQueue{fs: fsys, log: log, dir: dir, segSize: segSize, mmap: mmap}
-	if err := mkdirDurable(fsys, dir); err != nil {
+	if err := ds.ensure(dir); err != nil {
 		return nil, err
 	}
 	names, err := fsys.List(dir)
@@ -412,23 +412,41 @@ func (q *segmentQueue) closeAll() {
 	q.segs = nil
 }
 
-// MkdirDurable creates dir if missing and makes its entry durable in its
-// parent: a directory made with MkdirAll alone can vanish, with everything
-// in it, at a power loss.
-func MkdirDurable(fsys host.FS, dir string) error { return mkdirDurable(fsys, dir) }
+// MkdirDurable creates dir if missing and syncs its parent, so that the
+// directory's entry is durable: a directory made with MkdirAll alone can
+// vanish, with everything in it, at a power loss. It syncs the parent even
+// when dir already exists, since existing in the page cache says nothing
+// about being on disk (a crash after the mkdir and before the sync leaves
+// exactly that).
+func MkdirDurable(fsys host.FS, dir string) error {
+	return (&dirs{fs: fsys, synced: map[string]bool{}}).ensure(dir)
+}
 
-func mkdirDurable(fsys host.FS, dir string) error {
-	if fi, err := fsys.Stat(dir); err == nil {
+// dirs makes directories durable, syncing each parent once per process
+// unless a new entry appears in it.
+type dirs struct {
+	fs     host.FS
+	synced map[string]bool
+}
+
+func (d *dirs) ensure(dir string) error {
+	created := false
+	if fi, err := d.fs.Stat(dir); err == nil {
 		if !fi.IsDir {
 			return fmt.Errorf("store: %s is not a directory", dir)
 		}
-		return nil
+	} else {
+		if err := d.fs.MkdirAll(dir); err != nil {
+			return fmt.Errorf("store: create directory: %w", err)
+		}
+		created = true
 	}
-	if err := fsys.MkdirAll(dir); err != nil {
-		return fmt.Errorf("store: create directory: %w", err)
-	}
-	if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
-		return fmt.Errorf("store: sync directory %s: %w", filepath.Dir(dir), err)
+	parent := filepath.Dir(dir)
+	if created || !d.synced[parent] {
+		if err := d.fs.SyncDir(parent); err != nil {
+			return fmt.Errorf("store: sync directory %s: %w", parent, err)
+		}
+		d.synced[parent] = true
 	}
 	return nil
 }

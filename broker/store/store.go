@@ -68,6 +68,7 @@ type Store struct {
 	stats          Stats
 	recovery       RecoveryStats
 	res            *reservations
+	dirs           *dirs
 	skipCRC        bool // BugRecoverySkipsCRC, during recovery only
 }
 
@@ -208,7 +209,8 @@ func Open(env host.Env, cfg Config) (*Store, error) {
 		cqs:             make(map[topicQueue]*consumeQueue),
 		topicQueueTable: make(map[topicQueue]int64),
 	}
-	if err := mkdirDurable(env.FS, cfg.StorePathRootDir); err != nil {
+	s.dirs = &dirs{fs: env.FS, synced: map[string]bool{}}
+	if err := s.dirs.ensure(cfg.StorePathRootDir); err != nil {
 		return nil, err
 	}
 	if locker, ok := env.FS.(host.Locker); ok {
@@ -545,11 +547,11 @@ func (s *Store) consumeQueue(topic string, queueID int32, create bool) (*consume
 		return cq, nil
 	}
 	topicDir := filepath.Join(s.cfg.consumeQueueDir(), topic)
-	if err := mkdirDurable(s.env.FS, topicDir); err != nil {
+	if err := s.dirs.ensure(topicDir); err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(topicDir, fmt.Sprint(queueID))
-	cq, err := openConsumeQueue(s.env.FS, s.log, dir, topic, queueID, s.cfg.MappedFileSizeConsumeQueue, true)
+	cq, err := openConsumeQueue(s.env.FS, s.dirs, s.log, dir, topic, queueID, s.cfg.MappedFileSizeConsumeQueue, true)
 	if err != nil {
 		return nil, err
 	}

@@ -223,8 +223,9 @@ func (r *run) converged() bool {
 	}
 	for _, b := range r.cl.Brokers {
 		st := b.Broker.Store()
-		for q := range r.cfg.Queues {
-			tail := st.MaxOffsetInQueue(r.cfg.Topic, int32(q))
+		for _, q32 := range st.QueueIDs(r.cfg.Topic) {
+			q := int(q32)
+			tail := st.MaxOffsetInQueue(r.cfg.Topic, q32)
 			for gi, g := range r.cfg.Groups {
 				if g.Broadcast {
 					for _, m := range r.members[gi] {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"time"
 
@@ -271,7 +272,15 @@ func (r *run) setup() {
 			}
 		}
 	})
-	r.w.Schedule(2*time.Second, func() {
+	// Producers start once the topic exists everywhere: a send that beat
+	// the admin would auto-create it with the TBW102 default of 4 queues,
+	// and the admin's later create would strand any queue beyond cfg.Queues.
+	var startProducers func()
+	startProducers = func() {
+		if !r.topicUp {
+			r.w.Schedule(100*time.Millisecond, startProducers)
+			return
+		}
 		for i, h := range prodHosts {
 			name := "p" + strconv.Itoa(i)
 			r.onHost(h, func(env host.Env) {
@@ -281,7 +290,8 @@ func (r *run) setup() {
 				}))
 			})
 		}
-	})
+	}
+	r.w.Schedule(2*time.Second, startProducers)
 }
 
 func (r *run) onHost(h *sim.Host, f func(env host.Env)) {
@@ -360,8 +370,19 @@ func (r *run) brokerStarted(b *cluster.BrokerNode) {
 func (r *run) observe(b *cluster.BrokerNode, kind string) {
 	st := b.Broker.Store()
 	now := r.w.Now()
-	for q := range r.cfg.Queues {
-		tail, ids := readQueue(st, r.cfg.Topic, int32(q))
+	// Every queue the store holds, not just those the topic was created
+	// with: a broker that lost the topic's configuration may have made
+	// others, and the checkers take a queue left out as empty.
+	queues := st.QueueIDs(r.cfg.Topic)
+	for q := range int32(r.cfg.Queues) {
+		if !slices.Contains(queues, q) {
+			queues = append(queues, q)
+		}
+	}
+	slices.Sort(queues)
+	for _, q32 := range queues {
+		q := int(q32)
+		tail, ids := readQueue(st, r.cfg.Topic, q32)
 		r.hist.Add(workloads.Op{Kind: kind, Node: b.Name, Broker: b.Name, Topic: r.cfg.Topic, Queue: q,
 			Tail: tail, IDs: ids, Invoke: now, Complete: now, FlushDiskType: r.cfg.FlushDiskType.String()})
 	}
