@@ -150,6 +150,14 @@ func (p *Producer) send(k int) {
 		for _, q := range r.AmbiguousQueues {
 			op.Maybe = append(op.Maybe, QueueRef{Broker: q.BrokerName, Queue: q.QueueID})
 		}
+		if r.Err == nil && r.Status != client.SendOK {
+			// FLUSH_DISK_TIMEOUT (or a slave status): stored, durability
+			// not confirmed. A power loss may take it: record it as an
+			// append that may or may not stand.
+			op.Result = ResultIndefinite
+			op.Err = "acknowledged with " + r.Status.String()
+			op.Maybe = append(op.Maybe, QueueRef{Broker: r.MessageQueue.BrokerName, Queue: r.MessageQueue.QueueID})
+		}
 		p.rec.add(op)
 		p.schedule()
 	})
