@@ -50,12 +50,18 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run=^$$ -fuzz=FuzzDecodeBatch -fuzztime=$(FUZZTIME) ./broker/message
 	$(GO) test -run=^$$ -fuzz=FuzzRecoverSegment -fuzztime=$(FUZZTIME) ./broker/store
 
+.PHONY: sim
+sim: ## mqsim: a 200-seed sweep must pass, and every planted bug must be caught by its checker
+	$(GO) build -o $(BIN)/mqsim ./cmd/mqsim
+	$(BIN)/mqsim sweep -seeds 1..200 -report out/mqsim
+	$(BIN)/mqsim bugs -verify -seeds 1..200 -report out/mqsim-bugs
+
 .PHONY: bench
 bench: ## store put (SYNC vs ASYNC) and pull benchmarks, printing msg/s and bytes/s
 	$(GO) test -run=^$$ -bench=. -benchtime=2s ./broker/store
 
 .PHONY: ci
-ci: lint test ## what .ci/run runs on a clean clone
+ci: lint test sim ## what .ci/run runs on a clean clone
 
 .PHONY: clean
 clean: ## remove build output

@@ -10,6 +10,10 @@ import (
 	"github.com/thrustmq/thrust/broker/store"
 )
 
+// BugPullSkipsOffset is a planted bug, inert outside the simulator: a pull
+// from offset n > 0 is served from n+1.
+const BugPullSkipsOffset = "bug/pull-skips-offset"
+
 // PullSysFlag bits.
 const (
 	pullCommitOffset = 1 << 0
@@ -138,7 +142,11 @@ func (b *Broker) processPull(ch *remoting.Channel, req *remoting.Command, h *pul
 		ch.Respond(req, resp)
 		return
 	}
-	res := b.store.GetMessage(h.topic, h.queueID, h.queueOffset, int(max(h.maxMsgNums, 1)), sub)
+	from := h.queueOffset
+	if from > 0 && b.env.Faults.Fire(BugPullSkipsOffset) {
+		from++ // the planted bug: serve from one past the requested offset
+	}
+	res := b.store.GetMessage(h.topic, h.queueID, from, int(max(h.maxMsgNums, 1)), sub)
 	code, remark := pullResponseCode(res.Status, h.queueOffset)
 	if allowSuspend && h.sysFlag&pullCommitOffset != 0 && b.cfg.BrokerID == 0 {
 		b.offsets.commit(h.group, h.topic, h.queueID, b.forward(h.group, h.topic, h.queueID, h.commitOffset))

@@ -36,12 +36,12 @@ var Bugs = []Bug{
 	{
 		Name: "dispatch-before-sync", Site: "bug/dispatch-before-sync",
 		Description: "make SYNC_FLUSH messages visible to consumers before their sync",
-		Checker:     "read-consistency", Needs: Needs{SyncFlush: true, PowerLoss: true},
+		Checker:     "reads", Needs: Needs{SyncFlush: true, PowerLoss: true},
 	},
 	{
 		Name: "recovery-skips-crc", Site: "bug/recovery-skips-crc",
 		Description: "skip the body and record CRC checks during recovery",
-		Checker:     "read-consistency", Needs: Needs{PowerLoss: true},
+		Checker:     "durability", Needs: Needs{PowerLoss: true},
 	},
 	{
 		Name: "pull-skips-offset", Site: "bug/pull-skips-offset",
@@ -51,7 +51,7 @@ var Bugs = []Bug{
 	{
 		Name: "truncate-keeps-tail", Site: "bug/truncate-keeps-tail",
 		Description: "cut a torn tail without zeroing what follows it",
-		Checker:     "queue-log", Needs: Needs{PowerLoss: true},
+		Checker:     "durability", Needs: Needs{PowerLoss: true},
 	},
 	{
 		Name: "commit-past-unprocessed", Site: "bug/commit-past-unprocessed",

@@ -55,7 +55,7 @@ func TestDrawIsDeterministicAndWellFormed(t *testing.T) {
 // catalog cannot drift from the bugs it describes.
 func TestEveryBugSiteIsInTheCode(t *testing.T) {
 	var src strings.Builder
-	for _, dir := range []string{"../broker/store", "../broker/client", "../sim"} {
+	for _, dir := range []string{"../broker", "../broker/store", "../broker/client", "../sim"} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
 		for _, f := range files {
 			if strings.HasSuffix(f, "_test.go") {

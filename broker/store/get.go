@@ -110,9 +110,6 @@ func (s *Store) GetMessage(topic string, queueID int32, offset int64, maxMsgNums
 		return res
 	}
 
-	if offset > 0 && s.env.Faults.Fire(BugPullSkipsOffset) {
-		offset++
-	}
 	maxMsgNums = max(1, maxMsgNums)
 	// How many units one pull may scan looking for matches (RocketMQ's
 	// maxFilterMessageCount: 16000 bytes of consume queue, or more for big

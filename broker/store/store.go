@@ -122,8 +122,6 @@ const (
 	// BugRecoverySkipsCRC makes recovery trust record bodies and the record
 	// CRC property, so a torn record can be served.
 	BugRecoverySkipsCRC = "bug/recovery-skips-crc"
-	// BugPullSkipsOffset makes a pull from offset n > 0 start at n+1.
-	BugPullSkipsOffset = "bug/pull-skips-offset"
 	// BugTruncateKeepsTail skips zeroing after a torn tail is cut, so stale
 	// records beyond it can be found again by a later recovery.
 	BugTruncateKeepsTail = "bug/truncate-keeps-tail"
