@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"github.com/thrustmq/thrust/broker/host"
+
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,6 +66,10 @@ type World struct {
 	// dead counts events in the heap that will do nothing (stopped
 	// timers), so that the heap is compacted before they dominate it.
 	dead int
+
+	// OnSiteCrash, if set, is told when a node crashed itself at a fault
+	// site (a host.Crash panic), after its incarnation ended.
+	OnSiteCrash func(h *Host, site string)
 }
 
 // cancelled notes that an event in the heap will do nothing, compacting
@@ -248,12 +254,42 @@ func (w *World) runOn(inc *incarnation, act action, arg uint64) {
 			inc.busy = 0
 		}
 	}()
-	act.fire(w, arg)
+	if site, crashed := fireCatchingCrash(act, w, arg); crashed {
+		// The node died at a fault site (host.Crash): its process ends
+		// here, as if killed, and what it wrote in this callback never
+		// leaves. The deferred cleanup above still runs first.
+		defer func() {
+			w.tbegin(inc.tag, "crash-site")
+			w.tstr("site", site)
+			w.tend()
+			inc.h.Crash(ProcessCrash)
+			if w.OnSiteCrash != nil {
+				w.OnSiteCrash(inc.h, site)
+			}
+		}()
+		return
+	}
 	// The callback has returned: its writes leave now, still at the
 	// node's time (after any blocking calls it made).
 	for i := 0; i < len(w.kicked); i++ {
 		w.kicked[i].pump(w)
 	}
+}
+
+// fireCatchingCrash runs act, turning a host.Crash panic into a report;
+// any other panic goes on up.
+func fireCatchingCrash(act action, w *World, arg uint64) (site string, crashed bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			c, ok := p.(host.Crash)
+			if !ok {
+				panic(p)
+			}
+			site, crashed = c.Site, true
+		}
+	}()
+	act.fire(w, arg)
+	return "", false
 }
 
 // SetFaults switches every probabilistic fault on or off: disk errors and

@@ -275,6 +275,17 @@ type Faults interface {
 	Fire(site string) bool
 }
 
+// Crash is what production code panics with at a fault site whose fault
+// is a process crash: it models the process dying right there, between two
+// steps that a real crash could separate (a record appended, its sync not
+// yet begun). The simulator recovers it and crashes the node's incarnation
+// (the page cache survives, as it does a killed process); in real mode
+// nothing recovers it and the process dies, as under kill -9, which is how
+// failpoint-driven chaos runs crash a real broker at a chosen site.
+type Crash struct{ Site string }
+
+func (c Crash) Error() string { return "host: crash at fault site " + c.Site }
+
 // NoFaults is the real world's Faults: nothing ever fires.
 type NoFaults struct{}
 

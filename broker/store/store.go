@@ -111,6 +111,10 @@ type Stats struct {
 	SegmentsDeleted uint64
 }
 
+// SiteCrashAfterAppend is a fault site: the process dies right after a
+// put's records reach the page cache, before any sync or acknowledgement.
+const SiteCrashAfterAppend = "store/crash-after-append"
+
 // Planted bugs: fault sites that break the store on purpose, inert outside
 // the simulator, so that its checkers are shown to catch each mistake.
 const (
@@ -284,6 +288,11 @@ func (s *Store) Put(msgs []Message, done func(PutResult)) {
 		s.stats.PutRefused++
 		done(res)
 		return
+	}
+	if s.env.Faults.Fire(SiteCrashAfterAppend) {
+		// A crash with the record in the page cache, unsynced and
+		// unacknowledged: the window group commit must get right.
+		panic(host.Crash{Site: SiteCrashAfterAppend})
 	}
 	if s.cfg.FlushDiskType == AsyncFlush {
 		w := reservedPut{key: topicQueue{msgs[0].Topic, msgs[0].QueueID}, next: res.QueueOffset + int64(res.MsgNum),

@@ -30,8 +30,11 @@ type Config struct {
 	NetDelay     time.Duration // the network's mean one-way delay
 	MaxClockSkew time.Duration
 	DiskEIO      float64 // per-sync probability of EIO
-	NetLoss      float64
-	NetReset     float64
+	// CrashAfterAppend is the per-put probability that a broker crashes
+	// at the store's fault site right after the append.
+	CrashAfterAppend float64
+	NetLoss          float64
+	NetReset         float64
 
 	Safety   time.Duration // the phase with faults
 	Liveness time.Duration // the bound on the phase without
@@ -60,7 +63,7 @@ type ConsumerRestart struct {
 // draw picks a configuration. A planted bug forces what it needs to be
 // reachable (faults.Bug.Needs); nothing else depends on the bug, so a
 // seed's run with and without it differ only where the bug acts.
-func draw(r *rand.Rand, bug *faults.Bug) Config {
+func draw(r *rand.Rand, later func(option string) *rand.Rand, bug *faults.Bug) Config {
 	c := Config{
 		Brokers:      1 + r.IntN(2),
 		Topic:        "SimTopic",
@@ -89,6 +92,11 @@ func draw(r *rand.Rand, bug *faults.Bug) Config {
 	}
 	if r.IntN(3) == 0 {
 		c.NetReset = 0.0005
+	}
+	// Options added later draw from streams of their own, so that adding
+	// one does not change what every existing seed means.
+	if later("crash-after-append").IntN(3) == 0 {
+		c.CrashAfterAppend = 0.001
 	}
 	c.Groups = append(c.Groups, GroupConfig{Name: "group-a", Members: 1 + r.IntN(2)})
 	if r.IntN(2) == 0 {
@@ -158,7 +166,7 @@ func (c Config) Lines() []string {
 		}
 		add("group=%s members=%d model=%s", g.Name, g.Members, model)
 	}
-	add("disk syncLatency~%v eio=%g; net delay~%v loss=%g reset=%g; maxClockSkew=%v", c.SyncLatency, c.DiskEIO, c.NetDelay, c.NetLoss, c.NetReset, c.MaxClockSkew)
+	add("disk syncLatency~%v eio=%g; net delay~%v loss=%g reset=%g; maxClockSkew=%v; crashAfterAppend=%g", c.SyncLatency, c.DiskEIO, c.NetDelay, c.NetLoss, c.NetReset, c.MaxClockSkew, c.CrashAfterAppend)
 	add("safety=%v liveness<=%v faults=%d consumerRestarts=%d", c.Safety, c.Liveness, len(c.Faults), len(c.ConsumerRestarts))
 	for _, e := range c.Faults {
 		add("  fault %s", e)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -81,6 +82,7 @@ const (
 	ProbeClockSteppedBack         = "clock-stepped-back"
 	ProbeConsumerRestarted        = "consumer-restarted"
 	ProbeStartFailedRetried       = "broker-start-failed-retried"
+	ProbeCrashedAtSite            = "crashed-between-append-and-sync"
 )
 
 // run holds one run's state. Everything in it runs on the world's single
@@ -129,7 +131,7 @@ func Run(opts Options) (res Result) {
 	}
 	simOpts := sim.Options{Trace: opts.Trace, Log: opts.Log, LogLevel: opts.LogLevel}
 	w := sim.NewWorld(opts.Seed, simOpts)
-	cfg := draw(w.Stream("scenario/config"), bug)
+	cfg := draw(w.Stream("scenario/config"), func(option string) *rand.Rand { return w.Stream("scenario/config/" + option) }, bug)
 	if opts.Safety > 0 {
 		cfg.Safety = opts.Safety
 	}
@@ -150,6 +152,19 @@ func Run(opts Options) (res Result) {
 		// Every host's site fires; the simulator's own bug is a world switch
 		// under the same name.
 		w.SetFault(bug.Site, 1)
+	}
+	if cfg.CrashAfterAppend > 0 {
+		w.SetFault(store.SiteCrashAfterAppend, cfg.CrashAfterAppend)
+	}
+	w.OnSiteCrash = func(h *sim.Host, site string) {
+		// A broker died at a fault site inside its own code: the harness
+		// records it as the process crash it is and restarts it.
+		if b := r.cl.Broker(h.Name()); b != nil {
+			r.probes[ProbeCrashedAtSite]++
+			r.fault(string(faults.ProcessCrash), b.Name)
+			b.Broker = nil
+			r.w.Schedule(time.Second, func() { r.restartBroker(b) })
+		}
 	}
 	r.setup()
 	r.safety()

@@ -220,6 +220,6 @@ func NewEnv(loop *Loop, opts Options) host.Env {
 		Net:    &Network{loop: loop, queueLimit: opts.ConnQueueLimitBytes},
 		Rand:   mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		Log:    opts.Log,
-		Faults: host.NoFaults{},
+		Faults: realFaults(),
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pingcap/failpoint"
+
 	"github.com/thrustmq/thrust/broker/host"
 )
 
@@ -271,5 +273,18 @@ func TestOversizedFrameClosesConnection(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("server kept a connection that declared a 1 GiB frame")
+	}
+}
+
+func TestFailpointFaults(t *testing.T) {
+	const site = "test/site"
+	if err := failpoint.Enable(FailpointPrefix+site, "2*off->return(true)"); err != nil {
+		t.Fatal(err)
+	}
+	defer failpoint.Disable(FailpointPrefix + site)
+	var f failpointFaults
+	got := []bool{f.Fire(site), f.Fire(site), f.Fire(site), f.Fire("test/other")}
+	if fmt.Sprint(got) != "[false false true false]" {
+		t.Fatalf("fires %v, want [false false true false]", got)
 	}
 }
