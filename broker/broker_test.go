@@ -324,3 +324,17 @@ func TestOffsetsSurviveRestart(t *testing.T) {
 		t.Fatalf("offset after restart: %d %v", r.Code, r.ExtFields)
 	}
 }
+
+func TestSendOnAFullDiskIsRefusedClearly(t *testing.T) {
+	tb := startBroker(t, func(c *Config) { c.Store.DiskSpaceWarningLevelRatio = 1e-9 })
+	c := tb.dial()
+	r := c.call(sendReq("T", 0, "x", ""), c.timeout)
+	if r.Code != int32(remoting.ServiceNotAvailable) || !strings.Contains(r.Remark, "disk full") {
+		t.Fatalf("send on a disk above diskSpaceWarningLevelRatio: code %d remark %q", r.Code, r.Remark)
+	}
+	var max int64
+	tb.loop.Do(func() { max = tb.b.store.CommitLogMaxOffset() })
+	if max != 0 {
+		t.Fatalf("a refused send wrote %d bytes", max)
+	}
+}
