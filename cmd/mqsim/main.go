@@ -98,9 +98,10 @@ func runCmd(args []string) int {
 	safety := fs.Duration("safety", 0, "override the drawn safety-phase length")
 	fs.Parse(args)
 
-	// The trace is always kept, to be written out if the run fails.
+	// The trace is rendered only when asked for; a failing run is
+	// replayed with it on to write its report.
 	var traceBuf strings.Builder
-	opts := scenario.Options{Seed: *seed, Bug: *bug, Trace: &traceBuf, Safety: *safety}
+	opts := scenario.Options{Seed: *seed, Bug: *bug, Safety: *safety}
 	if *trace {
 		opts.Trace = io.MultiWriter(&traceBuf, os.Stdout)
 	}
@@ -110,19 +111,29 @@ func runCmd(args []string) int {
 	}
 	fmt.Printf("seed=%d bug=%q\n", *seed, *bug)
 	start := time.Now()
-	res := scenario.Run(opts)
+	res := scenario.Simulate(opts)
 	wall := time.Since(start)
+	checkStart := time.Now()
+	res.Check()
+	checkWall := time.Since(checkStart)
 	for _, l := range res.Config.Lines() {
 		fmt.Println(l)
 	}
-	fmt.Printf("virtual=%v wall=%v speed=%.0fx ops=%d\n", res.Virtual.Round(time.Millisecond), wall.Round(time.Millisecond),
-		res.Virtual.Seconds()/wall.Seconds(), len(res.History.Ops()))
+	fmt.Printf("virtual=%v simulated in %v (%.0fx), checked in %v, ops=%d\n", res.Virtual.Round(time.Millisecond), wall.Round(time.Millisecond),
+		res.Virtual.Seconds()/wall.Seconds(), checkWall.Round(time.Millisecond), len(res.History.Ops()))
 	fmt.Printf("probes: %s\n", formatProbes(res.Probes))
 	if *verbose || res.Outcome != scenario.Pass {
 		res.Report.WriteText(os.Stdout)
 	}
 	if res.Outcome != scenario.Pass {
 		fmt.Printf("FAIL (%s): %s\n", res.Outcome, firstLine(res.Failure))
+		if !*trace {
+			replay := opts
+			replay.Trace, replay.Log = &traceBuf, nil
+			if again := scenario.Simulate(replay); again.Digest != res.Digest {
+				fmt.Printf("REPLAY DIVERGED: digest %s, then %s\n", res.Digest, again.Digest)
+			}
+		}
 		dir := filepath.Join(*report, fmt.Sprintf("seed-%d", *seed))
 		if err := writeReport(dir, res, traceBuf.String()); err != nil {
 			fmt.Fprintln(os.Stderr, "mqsim: writing the report:", err)
@@ -259,12 +270,21 @@ func sweepCmd(args []string) int {
 				seed := next
 				next++
 				mu.Unlock()
-				var tr strings.Builder
 				start := time.Now()
-				res := scenario.Run(scenario.Options{Seed: seed, Bug: *bug, Trace: &tr})
+				res := scenario.Simulate(scenario.Options{Seed: seed, Bug: *bug})
 				o := outcome{seed: seed, res: res, wall: time.Since(start)}
+				res.Check()
+				o.res = res
 				if res.Outcome != scenario.Pass {
+					// Rendering a trace is costly, and a seed is a run:
+					// replay the failure with the trace on, and make sure
+					// the replay is the same run.
+					var tr strings.Builder
+					again := scenario.Simulate(scenario.Options{Seed: seed, Bug: *bug, Trace: &tr})
 					o.trace = tr.String()
+					if again.Digest != res.Digest {
+						o.trace = fmt.Sprintf("REPLAY DIVERGED: digest %s, then %s\n", res.Digest, again.Digest) + o.trace
+					}
 				}
 				results <- o
 			}
@@ -309,7 +329,7 @@ func sweepCmd(args []string) int {
 	for _, o := range failed {
 		fmt.Printf("  FAIL %-11s %s   # %s\n", o.res.Outcome, reproLine(o.seed, *bug), firstLine(o.res.Failure))
 	}
-	fmt.Printf("speed: %.0f virtual seconds per wall second per run; %.1f seeds per minute (%d at once)\n",
+	fmt.Printf("speed: %.0f virtual seconds simulated per wall second per run (checking apart); %.1f seeds per minute (%d at once)\n",
 		virtual.Seconds()/max(simWall.Seconds(), 1e-9), float64(done)/elapsed.Minutes(), *jobs)
 	fmt.Printf("coverage probes (runs reaching each / times):\n")
 	keys := make([]string, 0, len(probes))

@@ -69,6 +69,9 @@ type Result struct {
 	Failure string
 	// Errors are nodes that failed to start (recovery errors).
 	Errors []error
+
+	checkOpts linearizability.Options
+	startErr  error
 }
 
 // Probe names: dangerous states a sweep must show it reached.
@@ -119,8 +122,8 @@ type member struct {
 	up    bool
 }
 
-// Run runs one seed.
-func Run(opts Options) (res Result) {
+// Simulate runs one seed's world; Check judges it.
+func Simulate(opts Options) (res Result) {
 	var bug *faults.Bug
 	if opts.Bug != "" {
 		b, ok := faults.LookupBug(opts.Bug)
@@ -172,18 +175,34 @@ func Run(opts Options) (res Result) {
 	res.Digest = w.Digest()
 	res.Virtual = w.Now()
 	res.Errors = r.cl.Errors
-	res.Report = linearizability.Check(r.hist.Ops(), r.checkOptions())
-	var startErr error
+	res.checkOpts = r.checkOptions()
 	for _, b := range r.cl.Brokers {
 		if b.StartErr != nil {
-			startErr = b.StartErr
+			res.startErr = b.StartErr
 		}
 	}
+	return res
+}
+
+// Run simulates one seed and checks its history.
+func Run(opts Options) Result {
+	res := Simulate(opts)
+	res.Check()
+	return res
+}
+
+// Check runs the checkers over the history and sets the outcome. It runs
+// outside the simulated world (tools time it apart from the simulation).
+func (res *Result) Check() {
+	if res.Outcome == Crash || res.History == nil {
+		return
+	}
+	res.Report = linearizability.Check(res.History.Ops(), res.checkOpts)
 	switch {
-	case startErr != nil:
+	case res.startErr != nil:
 		// Faults were off for the last start: a store that cannot be
 		// opened then is a finding.
-		res.Outcome, res.Failure = Correctness, fmt.Sprintf("a broker failed to start with faults off: %v", startErr)
+		res.Outcome, res.Failure = Correctness, fmt.Sprintf("a broker failed to start with faults off: %v", res.startErr)
 	case res.Report.Outcome() == linearizability.Correctness:
 		res.Outcome, res.Failure = Correctness, firstViolation(res.Report, linearizability.Correctness)
 	case res.Report.Outcome() == linearizability.Liveness:
@@ -191,7 +210,6 @@ func Run(opts Options) (res Result) {
 	case res.Report.Outcome() != 0:
 		res.Outcome, res.Failure = Correctness, firstViolation(res.Report, res.Report.Outcome())
 	}
-	return res
 }
 
 func firstViolation(rep linearizability.Report, k linearizability.Kind) string {
