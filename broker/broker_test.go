@@ -338,3 +338,30 @@ func TestSendOnAFullDiskIsRefusedClearly(t *testing.T) {
 		t.Fatalf("a refused send wrote %d bytes", max)
 	}
 }
+
+func TestDelayedMessageArrivesAfterItsLevel(t *testing.T) {
+	tb := startBroker(t, func(c *Config) { c.MessageDelayLevel = "1s 2s" })
+	c := tb.dial()
+	c.call(sendReq("T", 0, "create", ""), c.timeout) // the topic, offset 0
+	start := time.Now()
+	r := c.call(sendReq("T", 0, "later", "DELAY\x011\x02"), c.timeout)
+	if r.Code != int32(remoting.Success) {
+		t.Fatalf("delayed send: %d %s", r.Code, r.Remark)
+	}
+	if pr := c.call(pullReq("cg", "T", 0, 1, pullSubscription, 0), c.timeout); pr.Code == int32(remoting.Success) {
+		t.Fatal("the delayed message was visible at once")
+	}
+	// Long-poll for it: it must arrive after its second, not before.
+	pr := c.call(pullReq("cg", "T", 0, 1, pullSuspend|pullSubscription, 5*time.Second), 10*time.Second)
+	elapsed := time.Since(start)
+	recs := decodeBody(t, pr.Body)
+	if pr.Code != int32(remoting.Success) || len(recs) != 1 || string(recs[0].Body) != "later" {
+		t.Fatalf("after the delay: %d %s, %d records", pr.Code, pr.Remark, len(recs))
+	}
+	if elapsed < time.Second {
+		t.Fatalf("delivered after %v, before its 1 s delay", elapsed)
+	}
+	if v, _ := recs[0].ParsedProperties().Get("DELAY"); v != "" {
+		t.Fatalf("the delivered message still carries DELAY=%s", v)
+	}
+}
