@@ -365,3 +365,47 @@ func TestDelayedMessageArrivesAfterItsLevel(t *testing.T) {
 		t.Fatalf("the delivered message still carries DELAY=%s", v)
 	}
 }
+
+func sendBackReq(group string, phys int64, delayLevel, maxReconsume int) *remoting.Command {
+	return remoting.NewRequest(remoting.ConsumerSendMsgBack,
+		remoting.IntField("offset", phys), remoting.StrField("group", group),
+		remoting.IntField("delayLevel", int64(delayLevel)), remoting.StrField("originMsgId", "ORIG"),
+		remoting.StrField("originTopic", "T"), remoting.StrField("unitMode", "false"),
+		remoting.IntField("maxReconsumeTimes", int64(maxReconsume)))
+}
+
+func TestSendBackRetriesThenDeadLetters(t *testing.T) {
+	tb := startBroker(t, func(c *Config) { c.MessageDelayLevel = "1s 2s" })
+	c := tb.dial()
+	c.call(heartbeatReq(t, "10.0.0.1@a", "cg", "T"), c.timeout)
+	c.call(sendReq("T", 0, "payload", "TAGS\x01x\x02"), c.timeout)
+	first := decodeBody(t, c.call(pullReq("cg", "T", 0, 0, pullSubscription, 0), c.timeout).Body)[0]
+
+	if r := c.call(sendBackReq("cg", first.PhysicalOffset, 1, 16), c.timeout); r.Code != 0 {
+		t.Fatalf("send back: %d %s", r.Code, r.Remark)
+	}
+	pr := c.call(pullReq("cg", "%RETRY%cg", 0, 0, pullSuspend|pullSubscription, 5*time.Second), 10*time.Second)
+	recs := decodeBody(t, pr.Body)
+	if pr.Code != 0 || len(recs) != 1 {
+		t.Fatalf("retry topic after the delay: %d %s, %d records", pr.Code, pr.Remark, len(recs))
+	}
+	retry := recs[0]
+	p := retry.ParsedProperties()
+	if string(retry.Body) != "payload" || retry.ReconsumeTimes != 1 || prop(p, "RETRY_TOPIC") != "T" || prop(p, "ORIGIN_MESSAGE_ID") != "ORIG" {
+		t.Fatalf("retry copy: body %q reconsume %d props %v", retry.Body, retry.ReconsumeTimes, p)
+	}
+	// Its retries exhausted (max 1), the next send-back goes to the DLQ.
+	if r := c.call(sendBackReq("cg", retry.PhysicalOffset, 0, 1), c.timeout); r.Code != 0 {
+		t.Fatalf("second send back: %d %s", r.Code, r.Remark)
+	}
+	dlq := decodeBody(t, c.call(pullReq("cg", "%DLQ%cg", 0, 0, pullSubscription, 0), c.timeout).Body)
+	if len(dlq) != 1 || string(dlq[0].Body) != "payload" || dlq[0].ReconsumeTimes != 2 {
+		t.Fatalf("dead-letter queue: %+v", dlq)
+	}
+	// A send back of an offset that holds nothing is refused.
+	if r := c.call(sendBackReq("cg", 1<<40, 0, 16), c.timeout); r.Code != int32(remoting.SystemError) {
+		t.Fatalf("send back of nothing: %d %s", r.Code, r.Remark)
+	}
+}
+
+func prop(p message.Properties, k string) string { v, _ := p.Get(k); return v }

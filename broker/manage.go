@@ -32,6 +32,7 @@ func (b *Broker) registerProcessors(d *remoting.Dispatcher) {
 	d.Handle(remoting.GetAllConsumerOffset, b.handleAllConsumerOffsets)
 	d.Handle(remoting.GetBrokerRuntimeInfo, b.handleRuntimeInfo)
 	d.Handle(remoting.ViewMessageByID, b.handleViewMessage)
+	d.Handle(remoting.ConsumerSendMsgBack, b.handleSendMsgBack)
 }
 
 func (b *Broker) handleHeartbeat(ch *remoting.Channel, req *remoting.Command) {

@@ -133,16 +133,7 @@ func (b *Broker) sendChecked(ch *remoting.Channel, req *remoting.Command, hp *se
 		respondError(ch, req, remoting.MessageIllegal, err.Error())
 		return
 	}
-	storeTopic, storeQueue := topic, queueID
-	if level, ok := delayLevel(props); ok && level > 0 && !message.IsDLQTopic(topic) {
-		// Delayed: park it in the schedule queue of its level, with its
-		// real destination in properties.
-		level = min(level, len(b.sched.levels))
-		props = appendProperty(props, message.PropertyRealTopic, topic)
-		props = appendProperty(props, message.PropertyRealQueueID, strconv.Itoa(int(queueID)))
-		props = setProperty(props, message.PropertyDelayLevel, strconv.Itoa(level))
-		storeTopic, storeQueue = message.ScheduleTopic, int32(level-1)
-	}
+	storeTopic, storeQueue, props := b.scheduled(topic, queueID, props)
 	m := store.Message{
 		Topic:          storeTopic,
 		QueueID:        storeQueue,
@@ -160,6 +151,21 @@ func (b *Broker) sendChecked(ch *remoting.Channel, req *remoting.Command, hp *se
 	b.store.Put([]store.Message{m}, func(res store.PutResult) {
 		b.respondPut(ch, req, res, queueID, transactionID)
 	})
+}
+
+// scheduled routes a message with a DELAY level (and not for a DLQ) to the
+// schedule queue of its level, with its real destination in properties;
+// others stay where they are.
+func (b *Broker) scheduled(topic string, queueID int32, props []byte) (string, int32, []byte) {
+	level, ok := delayLevel(props)
+	if !ok || level <= 0 || message.IsDLQTopic(topic) {
+		return topic, queueID, props
+	}
+	level = min(level, len(b.sched.levels))
+	props = setProperty(props, message.PropertyRealTopic, topic)
+	props = setProperty(props, message.PropertyRealQueueID, strconv.Itoa(int(queueID)))
+	props = setProperty(props, message.PropertyDelayLevel, strconv.Itoa(level))
+	return message.ScheduleTopic, int32(level - 1), props
 }
 
 // checkSend is RocketMQ's msgCheck: broker and topic permissions, the topic
