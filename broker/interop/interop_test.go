@@ -1,12 +1,14 @@
 package interop
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -452,5 +454,149 @@ func TestTagFilter(t *testing.T) {
 	}
 	if raw != len(want) {
 		t.Errorf("the broker returned %d messages to \"tagA || tagB\" pulls, want %d", raw, len(want))
+	}
+}
+
+// TestRetryThenDeadLetter has a push consumer fail messages. A message
+// that fails once comes back through the group's retry topic after the
+// delay the consumer asked for, with its reconsume count raised and
+// everything the producer set intact; a message that always fails comes
+// back until the consumer's maxReconsumeTimes is spent and then lands in
+// the group's dead-letter topic, where a pull finds it with its origin
+// recorded.
+func TestRetryThenDeadLetter(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	const topic, queues, group, maxTimes = "RetryTopic", 2, "retry-group", 2
+	createTopic(t, b, topic, queues)
+
+	var mu sync.Mutex
+	got := map[string][]*primitive.MessageExt{}
+	gotAt := map[string][]time.Time{}
+	poison := ""
+	c, err := consumer.NewPushConsumer(
+		consumer.WithNameServer(nameServer(b)),
+		consumer.WithGroupName(group),
+		consumer.WithInstance(instance("retry")),
+		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
+		consumer.WithMaxReconsumeTimes(maxTimes),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Subscribe(topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"},
+		func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			fail := false
+			for _, m := range msgs {
+				body := string(m.Body)
+				got[body] = append(got[body], m)
+				gotAt[body] = append(gotAt[body], time.Now())
+				fail = fail || body == poison || len(got[body]) == 1
+			}
+			if !fail {
+				return consumer.ConsumeSuccess, nil
+			}
+			// Level 1 is one second: ask for it so the test does not
+			// wait out the default 3+reconsumeTimes levels (10 s and up).
+			if cc, ok := primitive.GetConcurrentlyCtx(ctx); ok {
+				cc.DelayLevelWhenNextConsume = 1
+			}
+			return consumer.ConsumeRetryLater, nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Shutdown() })
+
+	p := newProducer(t, b)
+	sent := produce(t, b, p, topic, plan{sync: 5})
+	mu.Lock()
+	poison = sent[len(sent)-1].body
+	mu.Unlock()
+	retried := bySentBody(t, sent[:len(sent)-1])
+
+	deliveries := func(body string) []*primitive.MessageExt {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got[body])
+	}
+	eventually(t, deliverTimeout, "every failed message to come back once", func() (bool, string) {
+		n := 0
+		for body := range retried {
+			if len(deliveries(body)) >= 2 {
+				n++
+			}
+		}
+		return n == len(retried), fmt.Sprintf("%d of %d redelivered", n, len(retried))
+	})
+	eventually(t, deliverTimeout, "the poison message to be delivered 1+maxReconsumeTimes times", func() (bool, string) {
+		n := len(deliveries(poison))
+		return n >= 1+maxTimes, fmt.Sprintf("delivered %d times", n)
+	})
+
+	for body, s := range retried {
+		ds := deliveries(body)
+		if len(ds) != 2 {
+			t.Errorf("%s delivered %d times, want twice (fail, then succeed)", body, len(ds))
+			continue
+		}
+		checkMessage(t, "first delivery", s, ds[0])
+		again := *s
+		again.queueID, again.offsetMsgID = -1, "" // the retry is a new record in the retry topic
+		checkMessage(t, "redelivery", &again, ds[1])
+		if ds[0].ReconsumeTimes != 0 || ds[1].ReconsumeTimes != 1 {
+			t.Errorf("%s reconsume times %d then %d, want 0 then 1", body, ds[0].ReconsumeTimes, ds[1].ReconsumeTimes)
+		}
+		mu.Lock()
+		wait := gotAt[body][1].Sub(gotAt[body][0])
+		mu.Unlock()
+		if wait < 900*time.Millisecond {
+			t.Errorf("%s came back after %v, before the one-second delay level it asked for", body, wait)
+		}
+	}
+
+	// The poison message goes to the dead-letter topic once the consumer
+	// fails its last allowed reconsume; the client never sees it again.
+	dlq := "%DLQ%" + group
+	mqs := waitRoute(t, b, dlq)
+	pc := newPullConsumer(t, b, "dlq-reader", dlq, "*")
+	var dead []*primitive.MessageExt
+	eventually(t, deliverTimeout, "the poison message in "+dlq, func() (bool, string) {
+		dead = nil
+		for _, mq := range mqs {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			res, err := pc.PullFrom(ctx, mq, 0, 32)
+			cancel()
+			if err != nil {
+				return false, err.Error()
+			}
+			dead = append(dead, res.GetMessageExts()...)
+		}
+		return len(dead) > 0, fmt.Sprintf("%d messages", len(dead))
+	})
+	if len(dead) != 1 || string(dead[0].Body) != poison {
+		var bodies []string
+		for _, m := range dead {
+			bodies = append(bodies, string(m.Body))
+		}
+		t.Fatalf("%s holds %v, want exactly the poison message %s", dlq, bodies, poison)
+	}
+	d := dead[0]
+	if d.ReconsumeTimes != maxTimes+1 {
+		t.Errorf("dead letter reconsume times %d, want %d", d.ReconsumeTimes, maxTimes+1)
+	}
+	if got := d.GetProperty(primitive.PropertyRetryTopic); got != topic {
+		t.Errorf("dead letter RETRY_TOPIC %q, want %q", got, topic)
+	}
+	if d.GetProperty(primitive.PropertyOriginMessageId) == "" {
+		t.Errorf("dead letter has no ORIGIN_MESSAGE_ID")
+	}
+	if got := len(deliveries(poison)); got != 1+maxTimes {
+		t.Errorf("poison message delivered %d times, want %d", got, 1+maxTimes)
 	}
 }
