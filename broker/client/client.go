@@ -34,8 +34,11 @@ type Client struct {
 	fallbacks map[string]*topicRoute // by topic: derived from TBW102
 	brokers   map[string]BrokerData  // address book, by broker name
 	fetching  map[string][]func(*topicRoute, error)
-	nsNext    int
-	rr        map[string]uint32 // round-robin send index, by topic
+	// reregistering holds, per broker address, who waits for the prompt
+	// heartbeat sent when that broker stopped knowing our consumers.
+	reregistering map[string][]func(error)
+	nsNext        int
+	rr            map[string]uint32 // round-robin send index, by topic
 
 	consumers       map[string]*Consumer // by group
 	idsChangedHooks []func(brokerAddr, group string)
@@ -68,16 +71,17 @@ func New(env host.Env, cfg Config) (*Client, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Client{
-		env:       env,
-		cfg:       cfg,
-		log:       log.With("component", "client", "clientID", cfg.ClientID),
-		conns:     map[string]*conn{},
-		routes:    map[string]*topicRoute{},
-		fallbacks: map[string]*topicRoute{},
-		brokers:   map[string]BrokerData{},
-		fetching:  map[string][]func(*topicRoute, error){},
-		rr:        map[string]uint32{},
-		consumers: map[string]*Consumer{},
+		env:           env,
+		cfg:           cfg,
+		log:           log.With("component", "client", "clientID", cfg.ClientID),
+		conns:         map[string]*conn{},
+		routes:        map[string]*topicRoute{},
+		fallbacks:     map[string]*topicRoute{},
+		brokers:       map[string]BrokerData{},
+		fetching:      map[string][]func(*topicRoute, error){},
+		reregistering: map[string][]func(error){},
+		rr:            map[string]uint32{},
+		consumers:     map[string]*Consumer{},
 	}
 	c.ids = message.NewUniqIDGenerator(netip.MustParseAddr(cfg.ClientIP), pidOf(cfg.InstanceName), env.Rand)
 	c.dispatcher = remoting.NewDispatcher()
@@ -272,6 +276,26 @@ func (c *Client) heartbeatAddr(addr string, cb func(error)) {
 		}
 		if cb != nil {
 			cb(err)
+		}
+	})
+}
+
+// reregister heartbeats addr now, for a broker that answered as if it had
+// never heard of our consumers: it restarted (and lost its in-memory
+// consumer table) or expired us during a partition. Waiting for the next
+// periodic heartbeat would stall every queue on that broker for up to a
+// whole interval. Callers that arrive while one is in flight share it.
+func (c *Client) reregister(addr string, cb func(error)) {
+	if waiters, inFlight := c.reregistering[addr]; inFlight {
+		c.reregistering[addr] = append(waiters, cb)
+		return
+	}
+	c.reregistering[addr] = []func(error){cb}
+	c.heartbeatAddr(addr, func(err error) {
+		waiters := c.reregistering[addr]
+		delete(c.reregistering, addr)
+		for _, w := range waiters {
+			w(err)
 		}
 	})
 }

@@ -750,7 +750,12 @@ type processQueue struct {
 	committing int // commits in flight
 	pending    []*MessageExt
 	waiting    bool // messages are being sent back
-	timer      host.Timer
+	// reregistered: the last pull failed for want of our subscription and
+	// the retry followed a prompt heartbeat. A second such failure in a
+	// row waits PullRetryDelay, so a broker that keeps refusing is not
+	// hammered.
+	reregistered bool
+	timer        host.Timer
 }
 
 // halt stops everything the queue does; answers still in flight are ignored
@@ -877,10 +882,27 @@ func (pq *processQueue) pulled(r PullResult, commitOffset int64, sent time.Durat
 		if cs.cfg.Hooks.OnPullError != nil {
 			cs.cfg.Hooks.OnPullError(pq.mq, r.Err)
 		}
+		var re *ResponseError
+		if errors.As(r.Err, &re) && (re.Code == remoting.SubscriptionNotExist || re.Code == remoting.SubscriptionNotLatest) && !pq.reregistered {
+			pq.reregistered = true
+			// The broker does not know this consumer (yet, or any more):
+			// register and pull again at once, rather than idle until the
+			// next periodic heartbeat.
+			c.log.Info("client: broker lost our subscription; re-registering", "group", cs.cfg.Group, "queue", pq.mq.String(), "broker", re.Addr)
+			c.reregister(re.Addr, func(err error) {
+				if err != nil {
+					pq.after(cs.cfg.PullRetryDelay, pq.pull)
+					return
+				}
+				pq.pull()
+			})
+			return
+		}
 		c.log.Info("client: pull failed; retrying", "group", cs.cfg.Group, "queue", pq.mq.String(), "offset", pq.pullOffset, "err", r.Err)
 		pq.after(cs.cfg.PullRetryDelay, pq.pull)
 		return
 	}
+	pq.reregistered = false
 	if commitOffset > pq.acked {
 		// A master stores the carried offset before it reads, and
 		// answers 0/19/20/21 only after that: the commit is acknowledged.

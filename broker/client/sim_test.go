@@ -140,3 +140,82 @@ func TestRunsInTheSimulator(t *testing.T) {
 		t.Fatal("different seeds gave the same trace: the seed does not reach the run")
 	}
 }
+
+// TestConsumerResumesPromptlyAfterBrokerRestart restarts the broker under
+// a consumer. The new incarnation has forgotten the consumer (RocketMQ
+// keeps consumer tables in memory) and answers its pulls
+// SUBSCRIPTION_NOT_EXIST; the consumer must register again at once rather
+// than sit out the 30 s heartbeat interval, so a message sent after the
+// restart arrives within a few seconds.
+func TestConsumerResumesPromptlyAfterBrokerRestart(t *testing.T) {
+	w := sim.NewWorld(11, sim.Options{})
+	cl := cluster.New(w, cluster.Options{Brokers: 1, Clients: 2})
+	cl.Start()
+	nsAddr := cl.NamesrvAddr()
+	delivered := map[string]time.Duration{}
+	var sentAt time.Duration
+	var producer *Client
+	for i, h := range cl.Clients {
+		env := h.Start()
+		env.Clock.AfterFunc(0, func() {
+			c, err := New(env, Config{NamesrvAddrs: []string{nsAddr}, ClientIP: h.Addr(), InstanceName: h.Name()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				producer = c
+				return
+			}
+			cs, err := c.NewConsumer(ConsumerConfig{
+				Group:         "sg",
+				Subscriptions: []Subscription{{Topic: "SimTopic", Expression: "*"}},
+				ConsumeFrom:   ConsumeFromFirstOffset,
+				Handler: func(msgs []*MessageExt) ConsumeResult {
+					for _, m := range msgs {
+						delivered[string(m.Body)] = w.Now()
+					}
+					return ConsumeSuccess
+				},
+			})
+			if err == nil {
+				err = cs.Start()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	send := func(body string) {
+		producer.Send(&Message{Topic: "SimTopic", Body: []byte(body)}, nil, func(r SendResult) {
+			if r.Outcome() != OutcomeOK {
+				t.Errorf("send %s: %v", body, r.Err)
+			}
+		})
+	}
+	w.Schedule(time.Second, func() { send("before") })
+	if !w.RunUntil(func() bool { _, ok := delivered["before"]; return ok }, 20*time.Second) {
+		t.Fatal("the message sent before the restart was never delivered")
+	}
+	b := cl.Brokers[0]
+	restartAt := w.Now() + time.Second
+	w.Schedule(restartAt-w.Now(), func() {
+		cl.CrashBroker(b, sim.ProcessCrash)
+		cl.StartBroker(b)
+	})
+	w.Schedule(restartAt-w.Now()+2*time.Second, func() {
+		sentAt = w.Now()
+		send("after")
+	})
+	if !w.RunUntil(func() bool { _, ok := delivered["after"]; return ok }, time.Minute) {
+		t.Fatal("the message sent after the restart was never delivered")
+	}
+	if len(cl.Errors) > 0 {
+		t.Fatalf("cluster: %v", cl.Errors)
+	}
+	if b.Starts != 2 {
+		t.Fatalf("the broker started %d times, want 2", b.Starts)
+	}
+	if lag := delivered["after"] - sentAt; lag > 5*time.Second {
+		t.Fatalf("the message sent %v after the broker restarted took %v to arrive: the consumer waited for a periodic heartbeat instead of re-registering", 2*time.Second, lag)
+	}
+}
