@@ -509,7 +509,8 @@ func (n *inode) apply(s *snapshot) {
 		copy(n.dur[st:e], src)
 		// Pages of a mapped range are snapshotted without a dirty bit
 		// (stores into a view are invisible), so the bitmap may be shorter.
-		if w := int(i) / 64; w < len(n.dirty) && len(n.data) == len(n.dur) && n.pageClean(int(i)) {
+		// Only a page with its dirty bit set needs the comparison.
+		if w := int(i) / 64; w < len(n.dirty) && n.dirty[w]&(1<<(int(i)%64)) != 0 && len(n.data) == len(n.dur) && n.pageClean(int(i)) {
 			n.dirty[w] &^= 1 << (int(i) % 64)
 		}
 	}

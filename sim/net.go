@@ -684,7 +684,7 @@ func (ep *endpoint) receive(w *World, data []byte) {
 	w.tint("conn", int64(ep.id))
 	w.tint("bytes", int64(len(data)))
 	w.tend()
-	if err := ep.df.Push(data, ep.emitFn); err != nil && ep.state == epOpen && !ep.closing {
+	if err := ep.df.PushOwned(data, ep.emitFn); err != nil && ep.state == epOpen && !ep.closing {
 		// A malformed stream: close it with the framer's error, and reset
 		// the peer.
 		ep.out.send(w, segRST, nil)

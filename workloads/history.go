@@ -101,6 +101,12 @@ type History struct {
 	ops []Op
 }
 
+// NewHistory returns an empty history with room for about capacity ops, so
+// that a long run does not copy its history again and again as it grows.
+func NewHistory(capacity int) *History {
+	return &History{ops: make([]Op, 0, max(capacity, 0))}
+}
+
 // Add appends op, numbering it.
 func (h *History) Add(op Op) {
 	op.Seq = int64(len(h.ops))

@@ -20,16 +20,34 @@ func NewDeframer(f Framer) *Deframer { return &Deframer{framer: f} }
 // emit with every frame now complete, in order. Each frame is a slice of its
 // own that emit may keep. After an error the Deframer must not be used.
 func (d *Deframer) Push(p []byte, emit func(frame []byte)) error {
+	return d.push(p, false, emit)
+}
+
+// PushOwned is Push for a caller that hands p over: frames lying whole in p
+// are emitted as slices of it (capacity clipped to the frame) instead of
+// copies. The simulator's network owns the bytes it delivers (host.Conn's
+// Write takes ownership), so it saves a copy of every frame.
+func (d *Deframer) PushOwned(p []byte, emit func(frame []byte)) error {
+	return d.push(p, true, emit)
+}
+
+func (d *Deframer) push(p []byte, owned bool, emit func(frame []byte)) error {
 	for len(p) > 0 {
 		if len(d.buf) == 0 {
-			// Fast path: frames that lie whole inside p are copied out once.
+			// Fast path: frames that lie whole inside p are copied out once
+			// (or, when p is owned, not at all).
 			n, err := d.framer.FrameLen(p)
 			if err != nil {
 				return err
 			}
 			if n > 0 && len(p) >= n {
-				frame := make([]byte, n)
-				copy(frame, p)
+				var frame []byte
+				if owned {
+					frame = p[:n:n]
+				} else {
+					frame = make([]byte, n)
+					copy(frame, p)
+				}
 				p = p[n:]
 				emit(frame)
 				continue

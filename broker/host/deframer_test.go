@@ -23,6 +23,11 @@ func (f lenFramer) FrameLen(p []byte) (int, error) {
 
 func (lenFramer) Decode(frame []byte) any { return frame }
 
+// TestDeframerReassemblesAnySplit cuts one stream into random chunks, for
+// Push (the caller keeps its bytes, and scribbles over them after each
+// call) and PushOwned (frames may be slices of the chunks). Either way the
+// frames come out whole and in order, and growing one frame never writes
+// into the next.
 func TestDeframerReassemblesAnySplit(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var stream []byte
@@ -36,30 +41,41 @@ func TestDeframerReassemblesAnySplit(t *testing.T) {
 		stream = append(stream, payload...)
 		want = append(want, string(payload))
 	}
-	for trial := range 50 {
-		d := NewDeframer(lenFramer{max: 1 << 10})
-		var got []string
-		rest := stream
-		for len(rest) > 0 {
-			n := min(len(rest), 1+r.IntN(1+trial*20))
-			chunk := append([]byte(nil), rest[:n]...)
-			rest = rest[n:]
-			err := d.Push(chunk, func(frame []byte) { got = append(got, string(frame[4:])) })
-			if err != nil {
-				t.Fatal(err)
+	for _, owned := range []bool{false, true} {
+		for trial := range 50 {
+			d := NewDeframer(lenFramer{max: 1 << 10})
+			var frames [][]byte
+			emit := func(frame []byte) { frames = append(frames, frame) }
+			rest := stream
+			for len(rest) > 0 {
+				n := min(len(rest), 1+r.IntN(1+trial*20))
+				chunk := append([]byte(nil), rest[:n]...)
+				rest = rest[n:]
+				var err error
+				if owned {
+					err = d.PushOwned(chunk, emit)
+				} else {
+					err = d.Push(chunk, emit)
+					clear(chunk) // Push must not keep the caller's bytes
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
 			}
-			clear(chunk) // Push must not keep the caller's bytes
-		}
-		if len(got) != len(want) {
-			t.Fatalf("trial %d: %d frames, want %d", trial, len(got), len(want))
-		}
-		for i := range want {
-			if got[i] != want[i] {
-				t.Fatalf("trial %d: frame %d differs", trial, i)
+			if len(frames) != len(want) {
+				t.Fatalf("owned=%v trial %d: %d frames, want %d", owned, trial, len(frames), len(want))
 			}
-		}
-		if d.Buffered() != 0 {
-			t.Fatalf("trial %d: %d bytes left over", trial, d.Buffered())
+			for i := range frames {
+				frames[i] = append(frames[i], 0xff, 0xff, 0xff, 0xff, 0xff)
+			}
+			for i := range want {
+				if string(frames[i][4:len(frames[i])-5]) != want[i] {
+					t.Fatalf("owned=%v trial %d: frame %d differs", owned, trial, i)
+				}
+			}
+			if d.Buffered() != 0 {
+				t.Fatalf("owned=%v trial %d: %d bytes left over", owned, trial, d.Buffered())
+			}
 		}
 	}
 }

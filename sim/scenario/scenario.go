@@ -138,7 +138,7 @@ func Simulate(opts Options) (res Result) {
 	if opts.Safety > 0 {
 		cfg.Safety = opts.Safety
 	}
-	r := &run{opts: opts, cfg: cfg, w: w, hist: &workloads.History{}, probes: map[string]int{},
+	r := &run{opts: opts, cfg: cfg, w: w, hist: workloads.NewHistory(expectedOps(cfg)), probes: map[string]int{},
 		committed: map[string]int64{}, delivered: map[string]int64{}}
 	r.rec = &workloads.Recorder{H: r.hist, Now: w.Now}
 	res = Result{Seed: opts.Seed, Bug: opts.Bug, Config: cfg, History: r.hist, Probes: r.probes}
@@ -325,6 +325,24 @@ func (r *run) setup() {
 		}
 	}
 	r.w.Schedule(2*time.Second, startProducers)
+}
+
+// expectedOps estimates a run's history length: a send per message, a
+// delivery per message per clustering group and per broadcasting member,
+// and a margin for commits, faults and observations. Sizing the history up
+// front spares the copies of a slice that doubles a dozen times.
+func expectedOps(cfg Config) int {
+	sending := max(cfg.Safety-2*time.Second, 0).Seconds()
+	sends := float64(cfg.Producers) * cfg.Rate * sending
+	perMsg := 1.0
+	for _, g := range cfg.Groups {
+		if g.Broadcast {
+			perMsg += float64(g.Members)
+		} else {
+			perMsg++
+		}
+	}
+	return int(sends*perMsg) + 1024
 }
 
 func (r *run) onHost(h *sim.Host, f func(env host.Env)) {
