@@ -305,6 +305,8 @@ func (b *Broker) runtimeInfo() map[string]string {
 		"commitLogSyncs":        u(ss.CommitLogSyncs),
 		"groupCommitted":        u(ss.GroupCommitted),
 		"flushTimeouts":         u(ss.FlushTimeouts),
+		"segmentsCreated":       u(ss.SegmentsCreated),
+		"segmentsPrepared":      u(ss.SegmentsPrepared),
 		"getMessageBytes":       u(ss.GetBytes),
 		"pullBodySendFileBytes": u(rs.SendFileBytes),
 		"pullBodyCopiedBytes":   u(rs.CopiedBodyBytes),

@@ -164,6 +164,8 @@ func ConfigFromFile(f *conf.File, defaultRoot string) (Config, error) {
 	millis("flushCommitLogThoroughInterval", time.Millisecond, &s.FlushCommitLogThoroughInterval)
 	millis("flushIntervalConsumeQueue", time.Millisecond, &s.FlushIntervalConsumeQueue)
 	millis("syncFlushTimeout", time.Millisecond, &s.SyncFlushTimeout)
+	millis("groupCommitIntervalMicros", time.Microsecond, &s.GroupCommitInterval)
+	boolean("warmMapedFileEnable", &s.WarmMappedFile)
 	integer("maxMessageSize", &s.MaxMessageSize)
 	boolean("enabledAppendPropCRC", &s.EnabledAppendPropCRC)
 	millis("fileReservedTime", time.Hour, &s.FileReservedTime)

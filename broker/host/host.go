@@ -156,6 +156,17 @@ type Preallocator interface {
 	Preallocate(size int64) error
 }
 
+// AsyncPreallocator is implemented by files that can preallocate off the
+// loop. The store uses it to make the next commit-log segment ahead of need
+// (warmMapedFileEnable) without stalling the loop; without it, it
+// preallocates on the loop.
+type AsyncPreallocator interface {
+	// PreallocateAsync does what Preallocate does, off the loop, and calls
+	// done on the loop when it has completed. The file must stay open
+	// until done has run.
+	PreallocateAsync(size int64, done func(error))
+}
+
 // DiskUsager is implemented by file systems that can report the usage of the
 // device that holds a directory.
 type DiskUsager interface {

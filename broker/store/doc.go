@@ -6,6 +6,9 @@
 //
 //	commitlog/00000000000000000000     segments of mappedFileSizeCommitLog bytes,
 //	commitlog/00000000001073741824     named by their first byte's offset
+//	commitlog/<offset>.warm            the next segment, made ahead of need
+//	                                   (warmMapedFileEnable); renamed into place
+//	                                   when the log rolls, removed at open
 //	consumequeue/<topic>/<queueId>/<20-digit byte offset>
 //	                                   consume-queue segments of 20-byte units
 //	checkpoint                         two CRC'd slots (see checkpoint.go)

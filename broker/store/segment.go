@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/thrustmq/thrust/broker/host"
 )
@@ -20,7 +21,10 @@ const segmentNameDigits = 20
 // consume-queue "MappedFile" in RocketMQ's terms. Offsets given to its
 // methods are relative to the segment's first byte.
 type segment struct {
-	file  host.File
+	file host.File
+	// path is the segment's file name now: a segment made ahead of need is
+	// renamed into place, and File.Name keeps the name it was opened with.
+	path  string
 	view  []byte // the shared mapping, or nil (no Mapper, or mapping off)
 	start int64  // log offset of the segment's first byte
 	size  int64
@@ -87,6 +91,15 @@ type segmentQueue struct {
 	segSize int64
 	mmap    bool // map segments when the file system can
 	segs    []*segment
+	// spare is the segment after the last one, made ahead of need
+	// (warmMapedFileEnable) under a name with warmSuffix; warming is true
+	// while it is being made; closed keeps a spare still in the making
+	// from being kept.
+	spare   *segment
+	warming bool
+	closed  bool
+	// prepared counts the spares the log rolled onto.
+	prepared uint64
 	// keepTail is the planted bug BugTruncateKeepsTail.
 	keepTail bool
 }
@@ -105,6 +118,14 @@ func openSegmentQueue(fsys host.FS, ds *dirs, log *slog.Logger, dir string, segS
 		return nil, fmt.Errorf("store: list %s: %w", dir, err)
 	}
 	for _, name := range names {
+		if strings.HasSuffix(name, warmSuffix) {
+			// A segment made ahead of need that the log never rolled
+			// onto: it holds nothing.
+			if err := fsys.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				log.Warn("store: cannot remove an unused spare segment", "dir", dir, "file", name, "err", err)
+			}
+			continue
+		}
 		start, ok := parseSegmentName(name)
 		if !ok {
 			log.Warn("store: ignoring a file that is not a segment", "dir", dir, "file", name)
@@ -168,7 +189,7 @@ func (q *segmentQueue) openSegment(path string, start int64) (*segment, error) {
 		f.Close()
 		return nil, err
 	}
-	seg := &segment{file: f, start: start, size: q.segSize}
+	seg := &segment{file: f, path: path, start: start, size: q.segSize}
 	if err := q.mapSegment(seg, reserved); err != nil {
 		f.Close()
 		return nil, err
@@ -221,6 +242,9 @@ func (q *segmentQueue) create(start int64) (*segment, error) {
 		return nil, fmt.Errorf("store: new segment at %d does not follow the last one ending at %d", start, last.end())
 	}
 	path := filepath.Join(q.dir, segmentName(start))
+	if seg, err := q.takeSpare(start, path); seg != nil || err != nil {
+		return seg, err
+	}
 	f, err := q.fs.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("store: create segment: %w", err)
@@ -239,7 +263,7 @@ func (q *segmentQueue) create(start int64) (*segment, error) {
 	if !reserved && q.mmap {
 		q.log.Warn("store: blocks not reserved; writing this segment with pwrite so a full disk fails a write instead of the process", "file", path)
 	}
-	seg := &segment{file: f, start: start, size: q.segSize}
+	seg := &segment{file: f, path: path, start: start, size: q.segSize}
 	if err := q.mapSegment(seg, reserved); err != nil {
 		return fail(err)
 	}
@@ -250,6 +274,95 @@ func (q *segmentQueue) create(start int64) (*segment, error) {
 	}
 	q.segs = append(q.segs, seg)
 	return seg, nil
+}
+
+// warmSuffix marks a segment made ahead of need that the log has not
+// rolled onto yet.
+const warmSuffix = ".warm"
+
+// prepareSpare makes the segment that will follow the last one, unless it
+// is made or being made: created under a temporary name, preallocated (off
+// the loop where the file can: host.AsyncPreallocator) and mapped.
+func (q *segmentQueue) prepareSpare() {
+	last := q.last()
+	if last == nil || q.spare != nil || q.warming || q.closed {
+		return
+	}
+	start := last.end()
+	path := filepath.Join(q.dir, segmentName(start)+warmSuffix)
+	f, err := q.fs.Create(path)
+	if err != nil {
+		q.log.Warn("store: cannot make the next segment ahead of need", "file", path, "err", err)
+		return
+	}
+	q.warming = true
+	finish := func(reserved bool, err error) {
+		q.warming = false
+		// Keep it only if it still is the next segment: the log may have
+		// rolled meanwhile, or the store closed.
+		if last := q.last(); err == nil && !q.closed && last != nil && last.end() == start {
+			seg := &segment{file: f, path: path, start: start, size: q.segSize}
+			if err = q.mapSegment(seg, reserved); err == nil {
+				q.spare = seg
+				return
+			}
+		}
+		if err != nil {
+			q.log.Warn("store: making the next segment ahead of need failed; it will be made when needed", "file", path, "err", err)
+		}
+		f.Close()
+		if rerr := q.fs.Remove(path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			q.log.Warn("store: cannot remove an unused spare segment", "file", path, "err", rerr)
+		}
+	}
+	if ap, ok := f.(host.AsyncPreallocator); ok {
+		ap.PreallocateAsync(q.segSize, func(err error) {
+			if errors.Is(err, errors.ErrUnsupported) {
+				// As reserveBlocks: the size alone, nothing reserved.
+				finish(false, f.Truncate(q.segSize))
+				return
+			}
+			finish(err == nil, err)
+		})
+		return
+	}
+	reserved, err := q.reserveBlocks(f, q.segSize)
+	finish(reserved, err)
+}
+
+// takeSpare rolls onto the spare when it starts at start: renamed into
+// place (path) and its new entry made durable, as create does. It returns
+// nil, nil when there is no such spare; a spare that does not fit is
+// dropped.
+func (q *segmentQueue) takeSpare(start int64, path string) (*segment, error) {
+	sp := q.spare
+	if sp == nil {
+		return nil, nil
+	}
+	q.spare = nil
+	drop := func() {
+		sp.file.Close()
+		if err := q.fs.Remove(sp.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			q.log.Warn("store: cannot remove an unused spare segment", "file", sp.path, "err", err)
+		}
+	}
+	if sp.start != start {
+		drop()
+		return nil, nil
+	}
+	if err := q.fs.Rename(sp.path, path); err != nil {
+		q.log.Warn("store: cannot rename the spare segment into place; making a new one", "file", sp.path, "err", err)
+		drop()
+		return nil, nil
+	}
+	sp.path = path
+	if err := q.fs.SyncDir(q.dir); err != nil {
+		drop()
+		return nil, fmt.Errorf("store: sync directory %s: %w", q.dir, err)
+	}
+	q.segs = append(q.segs, sp)
+	q.prepared++
+	return sp, nil
 }
 
 func (q *segmentQueue) first() *segment {
@@ -378,7 +491,7 @@ func allZero(b []byte) bool {
 
 // removeSegment closes and deletes one segment's file.
 func (q *segmentQueue) removeSegment(seg *segment) error {
-	name := seg.file.Name()
+	name := seg.path
 	if err := seg.file.Close(); err != nil {
 		q.log.Warn("store: close segment", "file", name, "err", err)
 	}
@@ -410,6 +523,16 @@ func (q *segmentQueue) closeAll() {
 		}
 	}
 	q.segs = nil
+	// A spare holds nothing; one still in the making is dropped when its
+	// preallocation completes.
+	q.closed = true
+	if sp := q.spare; sp != nil {
+		q.spare = nil
+		sp.file.Close()
+		if err := q.fs.Remove(sp.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			q.log.Warn("store: cannot remove an unused spare segment", "file", sp.path, "err", err)
+		}
+	}
 }
 
 // MkdirDurable creates dir if missing and syncs its parent, so that the

@@ -50,6 +50,8 @@ type Store struct {
 	// Flushing.
 	waiters        []flushWaiter // SYNC_FLUSH puts awaiting their sync, in log order
 	syncing        bool
+	lastSyncStart  time.Duration // groupCommitIntervalMicros counts from it
+	groupTimer     host.Timer    // a sync held back by groupCommitIntervalMicros
 	watchdog       host.Timer
 	lastThoroughAt time.Duration
 	lastStoreTs    int64 // store time of the last record appended
@@ -109,6 +111,9 @@ type Stats struct {
 	GetBytes        uint64
 	SegmentsCreated uint64
 	SegmentsDeleted uint64
+	// SegmentsPrepared counts commit-log segments made ahead of need
+	// (warmMapedFileEnable) that the log rolled onto.
+	SegmentsPrepared uint64
 }
 
 // SiteCrashAfterAppend is a fault site: the process dies right after a
@@ -412,7 +417,11 @@ func (s *Store) put(msgs []Message) PutResult {
 	defer clear(recs) // drop references to the callers' bodies
 	if len(s.cl.segs.segs) != segsBefore {
 		s.stats.SegmentsCreated++
+		s.stats.SegmentsPrepared = s.cl.segs.prepared
 		s.refreshDiskUsage()
+	}
+	if last := s.cl.segs.last(); s.cfg.WarmMappedFile && last != nil && last.wrote >= last.size/2 {
+		s.cl.segs.prepareSpare()
 	}
 	if err != nil {
 		switch {
@@ -579,6 +588,21 @@ func (s *Store) kickSync() {
 	from, to := s.cl.flushed, s.cl.writeOffset()
 	if from >= to {
 		return
+	}
+	if d := s.cfg.GroupCommitInterval; d > 0 {
+		// Hold the sync back until d after the last one began, so that
+		// it covers every put that arrives meanwhile.
+		now := s.env.Clock.Mono()
+		if wait := s.lastSyncStart + d - now; wait > 0 {
+			if s.groupTimer == nil {
+				s.groupTimer = s.env.Clock.AfterFunc(wait, func() {
+					s.groupTimer = nil
+					s.kickSync()
+				})
+			}
+			return
+		}
+		s.lastSyncStart = now
 	}
 	s.syncing = true
 	s.stats.CommitLogSyncs++
@@ -809,6 +833,9 @@ func (s *Store) Close() error {
 	}
 	if s.watchdog != nil {
 		s.watchdog.Stop()
+	}
+	if s.groupTimer != nil {
+		s.groupTimer.Stop()
 	}
 	var firstErr error
 	keep := func(err error) {

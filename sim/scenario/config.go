@@ -17,6 +17,10 @@ type Config struct {
 	FlushDiskType store.FlushDiskType
 	WritePath     store.WritePath
 	SegmentBytes  int64
+	// WarmMappedFile and GroupCommitInterval are the store options of the
+	// same names (warmMapedFileEnable, groupCommitIntervalMicros).
+	WarmMappedFile      bool
+	GroupCommitInterval time.Duration
 	Topic         string
 	Queues        int
 
@@ -98,6 +102,10 @@ func draw(r *rand.Rand, later func(option string) *rand.Rand, bug *faults.Bug) C
 	if later("crash-after-append").IntN(3) == 0 {
 		c.CrashAfterAppend = 0.001
 	}
+	c.WarmMappedFile = later("warm-mapped-file").IntN(2) == 0
+	if gc := later("group-commit-interval"); gc.IntN(3) == 0 {
+		c.GroupCommitInterval = time.Duration(1+gc.IntN(2000)) * time.Microsecond
+	}
 	c.Groups = append(c.Groups, GroupConfig{Name: "group-a", Members: 1 + r.IntN(2)})
 	if r.IntN(2) == 0 {
 		c.Groups = append(c.Groups, GroupConfig{Name: "group-b", Members: 2, Broadcast: r.IntN(2) == 0})
@@ -157,7 +165,8 @@ func draw(r *rand.Rand, later func(option string) *rand.Rand, bug *faults.Bug) C
 func (c Config) Lines() []string {
 	var b []string
 	add := func(format string, args ...any) { b = append(b, fmt.Sprintf(format, args...)) }
-	add("brokers=%d flushDiskType=%s writePath=%s segmentBytes=%d", c.Brokers, c.FlushDiskType, c.WritePath, c.SegmentBytes)
+	add("brokers=%d flushDiskType=%s writePath=%s segmentBytes=%d warmMappedFile=%v groupCommitInterval=%v",
+		c.Brokers, c.FlushDiskType, c.WritePath, c.SegmentBytes, c.WarmMappedFile, c.GroupCommitInterval)
 	add("topic=%s queues=%d producers=%d rate=%.0f/s msgBytes=%d", c.Topic, c.Queues, c.Producers, c.Rate, c.MsgBytes)
 	for _, g := range c.Groups {
 		model := "clustering"

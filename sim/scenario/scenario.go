@@ -86,6 +86,9 @@ const (
 	ProbeConsumerRestarted        = "consumer-restarted"
 	ProbeStartFailedRetried       = "broker-start-failed-retried"
 	ProbeCrashedAtSite            = "crashed-between-append-and-sync"
+	// ProbeRolledOntoWarmSegment: a broker's last incarnation rolled its
+	// commit log onto a segment made ahead of need (warmMapedFileEnable).
+	ProbeRolledOntoWarmSegment = "rolled-onto-warm-segment"
 )
 
 // run holds one run's state. Everything in it runs on the world's single
@@ -172,6 +175,11 @@ func Simulate(opts Options) (res Result) {
 	r.setup()
 	r.safety()
 	r.liveness()
+	for _, b := range r.cl.Brokers {
+		if b.Broker != nil && b.Broker.Store().Stats().SegmentsPrepared > 0 {
+			r.probes[ProbeRolledOntoWarmSegment]++ // by the last incarnation
+		}
+	}
 	res.Digest = w.Digest()
 	res.Virtual = w.Now()
 	res.Errors = r.cl.Errors
@@ -256,6 +264,8 @@ func (r *run) setup() {
 			bc.Store.FlushDiskType = cfg.FlushDiskType
 			bc.Store.WritePath = cfg.WritePath
 			bc.Store.MappedFileSizeCommitLog = cfg.SegmentBytes
+			bc.Store.WarmMappedFile = cfg.WarmMappedFile
+			bc.Store.GroupCommitInterval = cfg.GroupCommitInterval
 			// Retention must not race the checkers: nothing expires in a run.
 			bc.Store.FileReservedTime = 1000 * time.Hour
 			bc.Store.DeleteWhen = 99

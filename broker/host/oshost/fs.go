@@ -127,9 +127,10 @@ type File struct {
 }
 
 var (
-	_ host.File         = (*File)(nil)
-	_ host.Mapper       = (*File)(nil)
-	_ host.Preallocator = (*File)(nil)
+	_ host.File              = (*File)(nil)
+	_ host.Mapper            = (*File)(nil)
+	_ host.Preallocator      = (*File)(nil)
+	_ host.AsyncPreallocator = (*File)(nil)
 )
 
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
@@ -231,6 +232,21 @@ func (f *File) Preallocate(size int64) error {
 		}
 		return mapErr(&os.PathError{Op: "fallocate", Path: f.Name(), Err: err})
 	}
+}
+
+// PreallocateAsync is Preallocate on a goroutine of its own; done runs on
+// the loop. A reference held for the call keeps the descriptor open even
+// if the owner closes the file meanwhile.
+func (f *File) PreallocateAsync(size int64, done func(error)) {
+	if !f.acquire() {
+		f.loop.Post(func() { done(host.ErrClosed) })
+		return
+	}
+	go func() {
+		err := f.Preallocate(size)
+		f.release()
+		f.loop.Post(func() { done(err) })
+	}()
 }
 
 func (f *File) Close() error {
