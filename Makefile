@@ -16,7 +16,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## build mqnamesrv, mqbroker into bin/
+build: ## build mqnamesrv, mqbroker, mqsim, mqbench into bin/
 	$(GO) build $(GOFLAGS) -o $(BIN)/ ./cmd/...
 
 .PHONY: run
@@ -60,8 +60,21 @@ sim: ## mqsim: a 200-seed sweep must pass, and every planted bug must be caught 
 bench: ## store put (SYNC vs ASYNC) and pull benchmarks, printing msg/s and bytes/s
 	$(GO) test -run=^$$ -bench=. -benchtime=2s ./broker/store
 
+.PHONY: bench-quick
+bench-quick: build ## mqbench's two-minute preset into out/bench-quick (report.html, report.md)
+	$(BIN)/mqbench run -workload benchmarks/workloads/quick.yaml -out out/bench-quick
+
+.PHONY: bench-full
+bench-full: build ## mqbench's full matrix, three repetitions (about an hour), into out/bench-full
+	$(BIN)/mqbench run -workload benchmarks/workloads/full.yaml -out out/bench-full
+
+.PHONY: nats
+nats: ## install nats-server (pinned) for mqbench's JetStream rows
+	benchmarks/install-nats.sh
+
 .PHONY: ci
-ci: lint test sim ## what .ci/run runs on a clean clone
+ci: export MQBENCH_REQUIRE_JETSTREAM = 1
+ci: nats lint test sim ## what .ci/run runs on a clean clone (installs nats-server for mqbench's smoke test)
 
 .PHONY: clean
 clean: ## remove build output

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 
@@ -31,6 +32,7 @@ func run() error {
 	storeDir := flag.String("store", "", "store root directory (overrides storePathRootDir)")
 	listenPort := flag.Int("port", -1, "listen port (overrides listenPort)")
 	printConfig := flag.Bool("p", false, "print the effective configuration and exit")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file, ending at shutdown")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -75,6 +77,20 @@ func run() error {
 	if *printConfig {
 		fmt.Printf("%+v\n", cfg)
 		return nil
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 
 	var nsLoop *oshost.Loop
