@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -12,8 +13,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/thrustmq/thrust/faults"
 	"github.com/thrustmq/thrust/sim/scenario"
@@ -261,26 +263,21 @@ func sweepCmd(args []string) int {
 	}
 	total := int(hi - lo + 1)
 	results := make(chan outcome)
-	next := lo
-	var mu sync.Mutex
-	stop := false
-	var wg sync.WaitGroup
-	for range max(*jobs, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				if next > hi || stop {
-					mu.Unlock()
-					return
+	// The seeds are fed to at most -j runs at once; -failfast cancels the
+	// feed once a seed fails (runs already started finish and report).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var runs errgroup.Group
+	runs.SetLimit(max(*jobs, 1))
+	go func() {
+		for seed := lo; seed <= hi && ctx.Err() == nil; seed++ {
+			runs.Go(func() error {
+				if ctx.Err() != nil {
+					return nil
 				}
-				seed := next
-				next++
-				mu.Unlock()
 				start := time.Now()
 				res := scenario.Simulate(scenario.Options{Seed: seed, Bug: *bug})
-				o := outcome{seed: seed, res: res, wall: time.Since(start)}
+				o := outcome{seed: seed, wall: time.Since(start)}
 				res.Check()
 				o.res = res
 				if res.Outcome != scenario.Pass {
@@ -295,10 +292,12 @@ func sweepCmd(args []string) int {
 					}
 				}
 				results <- o
-			}
-		}()
-	}
-	go func() { wg.Wait(); close(results) }()
+				return nil
+			})
+		}
+		runs.Wait()
+		close(results)
+	}()
 
 	start := time.Now()
 	var failed []outcome
@@ -323,9 +322,7 @@ func sweepCmd(args []string) int {
 			writeReport(dir, o.res, o.trace)
 			fmt.Printf("\rseed %d FAIL (%s): %s\n", o.seed, o.res.Outcome, firstLine(o.res.Failure))
 			if *failfast {
-				mu.Lock()
-				stop = true
-				mu.Unlock()
+				cancel()
 			}
 		}
 		fmt.Printf("\r%d/%d seeds, %d failed, %.0f virtual s/wall s", done, total, len(failed), virtual.Seconds()/max(simWall.Seconds(), 1e-9))
