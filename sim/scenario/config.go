@@ -21,8 +21,8 @@ type Config struct {
 	// same names (warmMapedFileEnable, groupCommitIntervalMicros).
 	WarmMappedFile      bool
 	GroupCommitInterval time.Duration
-	Topic         string
-	Queues        int
+	Topic               string
+	Queues              int
 
 	Producers int
 	Rate      float64 // messages per second per producer
