@@ -351,6 +351,9 @@ func (ch *Channel) RespondWithBody(req, resp *Command, segments []BodySegment) e
 	prepareResponse(req, resp)
 	sender, _ := ch.conn.(host.FileSender)
 	sendFile := ch.UseSendFile && sender != nil
+	if sendFile {
+		segments = coalesceSegments(segments)
+	}
 
 	// Without sendfile, the whole frame is built before anything is
 	// written, so that a failed read leaves the stream untouched.
@@ -406,6 +409,47 @@ func (ch *Channel) RespondWithBody(req, resp *Command, segments []BodySegment) e
 	ch.stats.CopiedBodyBytes += copied
 	ch.stats.ResponsesOut++
 	return nil
+}
+
+// coalesceSegments merges segments that continue each other in one file
+// (and, where both have views, in one mapping): the records of one queue
+// that lie back to back in the commit log go out as one range, one
+// sendfile(2) or one iovec, instead of one per record. The caller's slice
+// is left alone; a new one is made only when something merges.
+func coalesceSegments(segs []BodySegment) []BodySegment {
+	follows := func(a, b BodySegment) bool {
+		if a.File == nil || a.File != b.File || a.Off+int64(a.N) != b.Off || a.N == 0 || b.N == 0 {
+			return false
+		}
+		if (a.View == nil) != (b.View == nil) {
+			return false
+		}
+		// Views are merged by extending the first over the second, which
+		// is only right if the second starts where the first ends in the
+		// same array.
+		return a.View == nil || (len(a.View)+len(b.View) <= cap(a.View) && &a.View[:len(a.View)+1][len(a.View)] == &b.View[0])
+	}
+	var out []BodySegment
+	for i, s := range segs {
+		if i > 0 && follows(segs[i-1], s) {
+			if out == nil {
+				out = append(make([]BodySegment, 0, len(segs)), segs[:i]...)
+			}
+			last := &out[len(out)-1]
+			last.N += s.N
+			if last.View != nil {
+				last.View = last.View[:last.N]
+			}
+			continue
+		}
+		if out != nil {
+			out = append(out, s)
+		}
+	}
+	if out == nil {
+		return segs
+	}
+	return out
 }
 
 // write hands one frame, or part of one, to the connection. A refusal

@@ -371,6 +371,33 @@ func TestRespondWithBody(t *testing.T) {
 		})
 	}
 
+	t.Run("ranges that continue each other merge", func(t *testing.T) {
+		mapping := []byte(string(file.data)) // stands for the file's mapping
+		segs := []BodySegment{
+			{File: file, Off: 0, N: 3, View: mapping[0:3]},
+			{File: file, Off: 3, N: 4, View: mapping[3:7]},
+			{File: file, Off: 7, N: 2, View: mapping[7:9]}, // "012345678": one range
+			{File: file, Off: 12, N: 2, View: mapping[12:14]},
+			{File: file, Off: 14, N: 1, View: []byte("e")}, // next in the file, not in memory
+			{File: file, Off: 16, N: 2},                    // a gap in the file
+		}
+		sf := &sendFileConn{fakeConn: fakeConn{id: 1}}
+		ch, _ := newTestChannel(nil, sf, Options{UseSendFile: true})
+		req := &Command{Code: int32(PullMessage), Opaque: 3}
+		if err := ch.RespondWithBody(req, NewResponse(req, Success, ""), segs); err != nil {
+			t.Fatal(err)
+		}
+		got := sf.frames(t)
+		if len(got) != 1 || string(got[0].Body) != "012345678cdegh" {
+			t.Fatalf("frames %v", got)
+		}
+		if sf.sendFiles != 4 {
+			t.Fatalf("%d sendfiles, want 4: the first three ranges as one", sf.sendFiles)
+		}
+		if segs[0].N != 3 || len(segs[0].View) != 3 {
+			t.Fatalf("the caller's segments changed: %+v", segs[0])
+		}
+	})
 	t.Run("read error writes nothing", func(t *testing.T) {
 		conn := &fakeConn{id: 1}
 		ch, _ := newTestChannel(nil, conn, Options{})

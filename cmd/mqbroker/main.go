@@ -140,12 +140,14 @@ func hostCounters() map[string]string {
 	c := oshost.Counters()
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	return map[string]string{
-		"hostMappedFiles":    u(c.MappedFiles.Load()),
-		"hostMappedBytes":    u(c.MappedBytes.Load()),
-		"hostPreallocations": u(c.Preallocations.Load()),
-		"hostSyncs":          u(c.Syncs.Load()),
-		"hostSendFileCalls":  u(c.SendFileCalls.Load()),
-		"hostSendFileBytes":  u(c.SendFileBytes.Load()),
-		"hostWrittenBytes":   u(c.WrittenBytes.Load()),
+		"hostMappedFiles":     u(c.MappedFiles.Load()),
+		"hostMappedBytes":     u(c.MappedBytes.Load()),
+		"hostPreallocations":  u(c.Preallocations.Load()),
+		"hostSyncs":           u(c.Syncs.Load()),
+		"hostSendFileCalls":   u(c.SendFileCalls.Load()),
+		"hostSendFileBytes":   u(c.SendFileBytes.Load()),
+		"hostMappedSendCalls": u(c.MappedSendCalls.Load()),
+		"hostMappedSendBytes": u(c.MappedSendBytes.Load()),
+		"hostWrittenBytes":    u(c.WrittenBytes.Load()),
 	}
 }

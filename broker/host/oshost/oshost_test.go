@@ -237,6 +237,93 @@ func TestConnWritesAndSendFileInOrder(t *testing.T) {
 	}
 }
 
+// TestSendFileShortRangesGoFromTheMapping sends ranges of a mapped file:
+// ranges under sendFileMinBytes leave in the writer's writev straight from
+// the mapping, longer ones with sendfile(2). The owner closes the file at
+// once; the pending sends keep the mapping alive, and the bytes arrive
+// whole and in order either way.
+func TestSendFileShortRangesGoFromTheMapping(t *testing.T) {
+	l, env := runLoop(t)
+	srv := newRecorder()
+	var ln host.Listener
+	var err error
+	l.Do(func() { ln, err = env.Net.Listen("127.0.0.1:0", lenFramer{}, srv) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+
+	const size = 256 << 10
+	var f host.File
+	l.Do(func() {
+		f, err = env.FS.Create(filepath.Join(t.TempDir(), "seg"))
+		if err != nil {
+			return
+		}
+		if err = f.Truncate(size); err != nil {
+			return
+		}
+		var view []byte
+		if view, err = f.(host.Mapper).Map(size); err == nil {
+			for i := range view {
+				view[i] = byte(i * 7 / 3)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := make([]byte, size)
+	for i := range content {
+		content[i] = byte(i * 7 / 3)
+	}
+	type rng struct{ off, n int }
+	ranges := []rng{{100, 900}, {5000, 1}, {70000, sendFileMinBytes + 5}, {9000, 4096}, {200000, 40000}}
+	var want []byte
+	for _, r := range ranges {
+		want = append(want, content[r.off:r.off+r.n]...)
+	}
+	mappedBefore, sentBefore := Counters().MappedSendBytes.Load(), Counters().SendFileBytes.Load()
+	l.Do(func() {
+		c := env.Net.Dial(ln.Addr(), lenFramer{}, newRecorder())
+		c.Write(frame(string(want)))
+		for _, r := range ranges {
+			if err = c.(host.FileSender).SendFile(f, int64(r.off), r.n); err != nil {
+				return
+			}
+		}
+		f.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-srv.msgs:
+		if got != string(want) {
+			t.Fatalf("got %d bytes, want %d (or they differ)", len(got), len(want))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the frame did not arrive")
+	}
+	// The writer counts after its syscall returns, which may be after the
+	// peer has read the bytes: wait for the counters to settle.
+	short, long := uint64(900+1+4096), uint64(sendFileMinBytes+5+40000)
+	var mapped, sent uint64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		mapped = Counters().MappedSendBytes.Load() - mappedBefore
+		sent = Counters().SendFileBytes.Load() - sentBefore
+		if mapped >= short && sent >= long {
+			break
+		}
+	}
+	if mapped != short {
+		t.Errorf("%d bytes went from the mapping, want the %d of the short ranges", mapped, short)
+	}
+	if sent != long {
+		t.Errorf("sendfile moved %d bytes, want the %d of the long ranges", sent, long)
+	}
+}
+
 func TestDialFailureReportsClose(t *testing.T) {
 	l, env := runLoop(t)
 	cli := newRecorder()

@@ -11,7 +11,12 @@ type Stats struct {
 	Syncs          atomic.Uint64 // fdatasync(2) calls, sync and async
 	SendFileCalls  atomic.Uint64 // file ranges sent with sendfile(2)
 	SendFileBytes  atomic.Uint64 // bytes sendfile(2) moved
-	WrittenBytes   atomic.Uint64 // bytes written from memory (writev)
+	// MappedSendCalls and MappedSendBytes count file ranges too short for
+	// a sendfile(2) of their own, written with writev straight from the
+	// file's mapping (never through the heap).
+	MappedSendCalls atomic.Uint64 // writev calls that carried mapped ranges
+	MappedSendBytes atomic.Uint64 // bytes of mapped ranges among them
+	WrittenBytes    atomic.Uint64 // bytes written with writev, mapped ranges included
 }
 
 var stats Stats
