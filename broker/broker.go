@@ -38,6 +38,7 @@ type Broker struct {
 	clients *clientManager
 	holds   *holdService
 	sched   *scheduleService
+	locks   rebalanceLocks
 
 	namesrv        map[string]*remoting.Channel
 	registerQueued bool
@@ -62,6 +63,7 @@ func Start(env host.Env, cfg Config, opts Options) (*Broker, error) {
 	if err := b.cfg.finish(); err != nil {
 		return nil, err
 	}
+	b.locks.maxLiveTime = b.cfg.RebalanceLockMaxLiveTime
 	d := remoting.NewDispatcher()
 	b.registerProcessors(d)
 	srv, err := remoting.NewServer(env.Net, env.Clock, b.log, cfg.ListenAddr(), d, remoting.Options{UseSendFile: !cfg.TransferMsgByHeap})

@@ -47,6 +47,12 @@ type Config struct {
 	// MaxHoldTime caps a long poll below the Go client's 30 s pull timeout,
 	// whatever the client asks for (Thrust's longPollingMaxHoldTimeMills).
 	MaxHoldTime time.Duration
+	// RebalanceLockMaxLiveTime is how long an orderly consumer's queue lock
+	// lasts unrenewed (Thrust's rebalanceLockMaxLiveTime, in ms; RocketMQ
+	// reads it from the JVM property rocketmq.broker.rebalance.lockMaxLiveTime).
+	// The Go client never unlocks a queue a rebalance took from it, so this
+	// is also how long such a queue waits for its new owner: 60 s.
+	RebalanceLockMaxLiveTime time.Duration
 
 	MessageDelayLevel string // messageDelayLevel
 
@@ -74,6 +80,7 @@ func DefaultConfig(root string) Config {
 		LongPollingEnable:           true,
 		ShortPollingTime:            time.Second,
 		MaxHoldTime:                 25 * time.Second,
+		RebalanceLockMaxLiveTime:    60 * time.Second,
 		MessageDelayLevel:           message.DefaultDelayLevels,
 		Store:                       store.DefaultConfig(root),
 	}
@@ -140,6 +147,7 @@ func ConfigFromFile(f *conf.File, defaultRoot string) (Config, error) {
 	boolean("longPollingEnable", &c.LongPollingEnable)
 	millis("shortPollingTimeMills", time.Millisecond, &c.ShortPollingTime)
 	millis("longPollingMaxHoldTimeMills", time.Millisecond, &c.MaxHoldTime)
+	millis("rebalanceLockMaxLiveTime", time.Millisecond, &c.RebalanceLockMaxLiveTime)
 	str("messageDelayLevel", &c.MessageDelayLevel)
 
 	s := &c.Store
@@ -222,6 +230,8 @@ func (c *Config) finish() error {
 		return fmt.Errorf("broker: defaultTopicQueueNums %d out of range 1..1024", c.DefaultTopicQueueNums)
 	case c.MaxHoldTime <= 0 || c.MaxHoldTime >= 30*time.Second:
 		return fmt.Errorf("broker: longPollingMaxHoldTimeMills must be in (0, 30000): clients give up at 30 s")
+	case c.RebalanceLockMaxLiveTime <= 0:
+		return fmt.Errorf("broker: rebalanceLockMaxLiveTime must be positive")
 	}
 	if _, err := message.ParseDelayLevels(c.MessageDelayLevel); err != nil {
 		return err

@@ -33,6 +33,8 @@ func (b *Broker) registerProcessors(d *remoting.Dispatcher) {
 	d.Handle(remoting.GetBrokerRuntimeInfo, b.handleRuntimeInfo)
 	d.Handle(remoting.ViewMessageByID, b.handleViewMessage)
 	d.Handle(remoting.ConsumerSendMsgBack, b.handleSendMsgBack)
+	d.Handle(remoting.LockBatchMQ, b.handleLockBatchMQ)
+	d.Handle(remoting.UnlockBatchMQ, b.handleUnlockBatchMQ)
 }
 
 func (b *Broker) handleHeartbeat(ch *remoting.Channel, req *remoting.Command) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -598,5 +599,126 @@ func TestRetryThenDeadLetter(t *testing.T) {
 	}
 	if got := len(deliveries(poison)); got != 1+maxTimes {
 		t.Errorf("poison message delivered %d times, want %d", got, 1+maxTimes)
+	}
+}
+
+// TestOrderlyConsumer runs two orderly push consumers (WithConsumerOrder),
+// which consume only queues whose LOCK_BATCH_MQ the broker granted them.
+// Messages sent with sharding keys through the hash selector arrive once
+// each, and every queue's messages, and so every key's, in send order.
+//
+// The Go client never unlocks a queue a rebalance takes from it (its
+// removeUnnecessaryMessageQueue is a TODO for orderly consumers), so the
+// queue's new owner gets it only once the old lock expires: 60 s by
+// default, 2 s here, and at the new owner's next rebalance (20 s at most).
+func TestOrderlyConsumer(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, "rebalanceLockMaxLiveTime=2000")
+	const topic, queues, group = "OrderTopic", 4, "order-group"
+	createTopic(t, b, topic, queues)
+
+	type delivery struct {
+		member, key string
+		seq         int
+		queue       int
+		offset      int64
+	}
+	var mu sync.Mutex
+	var got []delivery
+	var members []*member
+	for _, name := range []string{"o1", "o2"} {
+		inst := instance(name)
+		c, err := consumer.NewPushConsumer(
+			consumer.WithNameServer(nameServer(b)),
+			consumer.WithGroupName(group),
+			consumer.WithInstance(inst),
+			consumer.WithConsumerOrder(true),
+			consumer.WithRebalanceLockInterval(500*time.Millisecond),
+			consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Subscribe(topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"},
+			func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, m := range msgs {
+					seq, _ := strconv.Atoi(m.GetProperty("seq"))
+					got = append(got, delivery{name, m.GetShardingKey(), seq, m.Queue.QueueId, m.QueueOffset})
+				}
+				return consumer.ConsumeSuccess, nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &member{name: name, instance: inst, c: c}
+		m.queues = func(topic string) map[int]int64 {
+			out := map[int]int64{}
+			for mq, pq := range c.GetConsumerRunningInfo(false).MQTable {
+				if mq.Topic == topic && !pq.Dropped && pq.Locked {
+					out[mq.QueueId] = pq.CommitOffset
+				}
+			}
+			return out
+		}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.shutdown(t) })
+		members = append(members, m)
+	}
+	// Balanced, and each member holds the broker's lock on its queues.
+	waitBalanced(t, topic, queues, members...)
+
+	p := newProducer(t, b, producer.WithQueueSelector(producer.NewHashQueueSelector()))
+	keys := []string{"order-a", "order-b", "order-c", "order-d", "order-e"}
+	const perKey = 20
+	for i := range perKey {
+		for _, k := range keys {
+			m := primitive.NewMessage(topic, []byte(fmt.Sprintf("%s/%d", k, i)))
+			m.WithShardingKey(k)
+			m.WithProperty("seq", strconv.Itoa(i))
+			if res, err := p.SendSync(context.Background(), m); err != nil || res.Status != primitive.SendOK {
+				t.Fatalf("send %s/%d: %v %v", k, i, res, err)
+			}
+		}
+	}
+	eventually(t, deliverTimeout, "every message", func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= len(keys)*perKey, fmt.Sprintf("%d of %d", len(got), len(keys)*perKey)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != len(keys)*perKey {
+		t.Fatalf("%d deliveries, want exactly %d", len(got), len(keys)*perKey)
+	}
+	lastOffset := map[int]int64{}
+	lastSeq := map[string]int{}
+	keyQueue := map[string]int{}
+	byMember := map[string]int{}
+	queueOwner := map[int]string{}
+	for _, d := range got {
+		byMember[d.member]++
+		if o, ok := queueOwner[d.queue]; ok && o != d.member {
+			t.Errorf("queue %d consumed by %s and %s", d.queue, o, d.member)
+		}
+		queueOwner[d.queue] = d.member
+		if last, ok := lastOffset[d.queue]; ok && d.offset != last+1 {
+			t.Errorf("queue %d: offset %d after %d", d.queue, d.offset, last)
+		}
+		lastOffset[d.queue] = d.offset
+		if q, ok := keyQueue[d.key]; ok && q != d.queue {
+			t.Errorf("key %s in queues %d and %d", d.key, q, d.queue)
+		}
+		keyQueue[d.key] = d.queue
+		if last, ok := lastSeq[d.key]; ok && d.seq != last+1 || !ok && d.seq != 0 {
+			t.Errorf("key %s: seq %d after %d", d.key, d.seq, last)
+		}
+		lastSeq[d.key] = d.seq
+	}
+	if len(byMember) != 2 {
+		t.Errorf("deliveries by member %v: both should have consumed", byMember)
 	}
 }

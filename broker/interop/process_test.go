@@ -159,9 +159,10 @@ type brokerProc struct {
 	logs    []*lockedBuffer // stderr of every run
 }
 
-// startBroker starts a broker with a fresh store. At cleanup it kills the
-// process and, if the test failed, prints what the broker logged.
-func startBroker(t *testing.T) *brokerProc {
+// startBroker starts a broker with a fresh store and the test's own
+// broker.conf lines, if any. At cleanup it kills the process and, if the
+// test failed, prints what the broker logged.
+func startBroker(t *testing.T, confLines ...string) *brokerProc {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the broker binary")
@@ -174,7 +175,7 @@ func startBroker(t *testing.T) *brokerProc {
 		nsPort:   freePort(t),
 		port:     freePort(t),
 	}
-	conf := strings.Join([]string{
+	conf := strings.Join(append([]string{
 		"brokerClusterName=DefaultCluster",
 		"brokerName=broker-a",
 		"brokerId=0",
@@ -184,7 +185,7 @@ func startBroker(t *testing.T) *brokerProc {
 		"flushDiskType=ASYNC_FLUSH",
 		"autoCreateTopicEnable=true",
 		"autoCreateSubscriptionGroup=true",
-	}, "\n") + "\n"
+	}, confLines...), "\n") + "\n"
 	if err := os.WriteFile(b.confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
