@@ -39,6 +39,9 @@ type Client struct {
 	reregistering map[string][]func(error)
 	nsNext        int
 	rr            map[string]uint32 // round-robin send index, by topic
+	// isolated holds, by broker name, until when sends pass the broker
+	// over (see isolate).
+	isolated map[string]time.Duration
 
 	consumers       map[string]*Consumer // by group
 	idsChangedHooks []func(brokerAddr, group string)

@@ -16,6 +16,7 @@ import (
 const (
 	DefaultProducerGroup         = "DEFAULT_PRODUCER"
 	DefaultSendTimeout           = 3 * time.Second
+	DefaultSendFaultIsolation    = 5 * time.Second
 	DefaultRetryTimesWhenFailed  = 2
 	DefaultRouteRefreshInterval  = 30 * time.Second
 	DefaultHeartbeatInterval     = 30 * time.Second
@@ -66,6 +67,11 @@ type Config struct {
 	// SendTimeout bounds each send attempt (not the whole send: a send makes
 	// up to 1+RetryTimesWhenSendFailed attempts).
 	SendTimeout time.Duration
+	// SendFaultIsolation is how long a broker that failed a send attempt
+	// without answering (timeout, lost or refused connection) is passed
+	// over when a send picks its queue, unless every queue is on such a
+	// broker; DefaultSendFaultIsolation when 0, never when negative.
+	SendFaultIsolation time.Duration
 	// RetryTimesWhenSendFailed is how many more attempts a send makes after
 	// a retryable failure; DefaultRetryTimesWhenFailed when 0, none when
 	// negative.
@@ -125,6 +131,9 @@ func (cfg Config) withDefaults(drawInstance func() uint64) (Config, error) {
 		}
 	}
 	dur(&cfg.SendTimeout, DefaultSendTimeout)
+	if cfg.SendFaultIsolation == 0 {
+		cfg.SendFaultIsolation = DefaultSendFaultIsolation
+	}
 	dur(&cfg.RouteRefreshInterval, DefaultRouteRefreshInterval)
 	dur(&cfg.HeartbeatInterval, DefaultHeartbeatInterval)
 	dur(&cfg.PullTimeout, DefaultPullTimeout)

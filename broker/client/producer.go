@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/thrustmq/thrust/broker/message"
 	"github.com/thrustmq/thrust/broker/remoting"
@@ -354,17 +355,56 @@ func (op *sendOp) choose(tr *topicRoute) (MessageQueue, bool) {
 		return MessageQueue{}, false
 	}
 	c := op.c
-	if op.lastBroker != "" {
+	now := c.env.Clock.Mono()
+	if op.lastBroker != "" || len(c.isolated) > 0 {
 		for range qs {
 			c.rr[op.topic]++
 			q := qs[c.rr[op.topic]%uint32(len(qs))]
-			if q.BrokerName != op.lastBroker {
+			if q.BrokerName != op.lastBroker && !c.isolatedAt(q.BrokerName, now) {
 				return q, true
+			}
+		}
+		// Every queue is on the last broker or an isolated one: better a
+		// broker that failed a while ago than no attempt.
+		if op.lastBroker != "" {
+			for range qs {
+				c.rr[op.topic]++
+				q := qs[c.rr[op.topic]%uint32(len(qs))]
+				if q.BrokerName != op.lastBroker {
+					return q, true
+				}
 			}
 		}
 	}
 	c.rr[op.topic]++
 	return qs[c.rr[op.topic]%uint32(len(qs))], true
+}
+
+// isolate passes broker over in queue selection for SendFaultIsolation: it
+// failed a send attempt without answering (a timeout, a lost or refused
+// connection), which is what a crashed or partitioned broker does. Without
+// it, every other send of an open-loop producer would wait out a timeout
+// on the dead broker before its retry went elsewhere. RocketMQ's clients
+// do the same with sendLatencyFaultEnable.
+func (c *Client) isolate(broker string) {
+	if c.cfg.SendFaultIsolation <= 0 {
+		return
+	}
+	if c.isolated == nil {
+		c.isolated = map[string]time.Duration{}
+	}
+	c.isolated[broker] = c.env.Clock.Mono() + c.cfg.SendFaultIsolation
+}
+
+// isolatedAt reports whether broker is isolated at now, forgetting an
+// isolation that has run out.
+func (c *Client) isolatedAt(broker string, now time.Duration) bool {
+	until, ok := c.isolated[broker]
+	if ok && now >= until {
+		delete(c.isolated, broker)
+		ok = false
+	}
+	return ok
 }
 
 // request builds the attempt's request. bornTimestamp is read per attempt,
@@ -435,6 +475,9 @@ func (op *sendOp) send(mq MessageQueue, addr string) {
 	}
 	c.invoke(addr, req, c.cfg.SendTimeout, func(resp *remoting.Command, err error, written bool) {
 		if err != nil {
+			if !errors.Is(err, ErrClientClosed) && !errors.Is(err, ErrTooManyPending) {
+				c.isolate(mq.BrokerName)
+			}
 			if written {
 				op.ambiguous++
 				op.ambiguousQueues = append(op.ambiguousQueues, mq)
@@ -442,6 +485,7 @@ func (op *sendOp) send(mq MessageQueue, addr string) {
 			op.retry(mq, err)
 			return
 		}
+		delete(c.isolated, mq.BrokerName) // it answers
 		var status SendStatus
 		switch code := remoting.ResponseCode(resp.Code); code {
 		case remoting.Success:

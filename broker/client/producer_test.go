@@ -237,7 +237,8 @@ func holdSends(d *remoting.Dispatcher) {
 
 func TestIndefiniteWhenTheBrokerNeverAnswers(t *testing.T) {
 	fake := startFake(t, holdSends)
-	tc := newTestClient(t, "c1", Config{SendTimeout: 200 * time.Millisecond})
+	// Fault isolation off: every attempt meets the mute broker again.
+	tc := newTestClient(t, "c1", Config{SendTimeout: 200 * time.Millisecond, SendFaultIsolation: -1})
 	tc.do(func() { tc.c.SetRoute("T", StaticRoute("broker-mute", fake.addr(), 2)) })
 	r := tc.send(msg("T", "x"), nil)
 	if !errors.Is(r.Err, remoting.ErrTimeout) || !r.Indefinite || r.Outcome() != OutcomeIndefinite || r.Attempts != 3 || r.Ambiguous != 3 {
@@ -265,6 +266,24 @@ func TestIndefiniteWhenTheBrokerNeverAnswers(t *testing.T) {
 	}
 	if !sawAmbiguous {
 		t.Fatal("no send met the mute broker")
+	}
+
+	// With fault isolation (the default), the first timeout isolates the
+	// mute broker: every later send goes straight to broker-a.
+	tc2 := newTestClient(t, "c2", Config{SendTimeout: 200 * time.Millisecond})
+	tc2.do(func() {
+		tc2.c.SetRoute("U", StaticRoute("broker-mute", fake.addr(), 1).Merge(StaticRoute("broker-a", b.addr, 1)))
+	})
+	met := 0
+	for i := range 6 {
+		r := tc2.send(msg("U", fmt.Sprint(i)), nil)
+		if r.Err != nil || r.MessageQueue.BrokerName != "broker-a" {
+			t.Fatalf("isolating send %d: %s", i, describe(r))
+		}
+		met += r.Ambiguous
+	}
+	if met != 1 {
+		t.Fatalf("%d attempts met the mute broker, want exactly the one that isolated it", met)
 	}
 }
 
