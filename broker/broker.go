@@ -39,6 +39,7 @@ type Broker struct {
 	holds   *holdService
 	sched   *scheduleService
 	locks   rebalanceLocks
+	tx      *transactionService
 
 	namesrv        map[string]*remoting.Channel
 	registerQueued bool
@@ -113,12 +114,18 @@ func Start(env host.Env, cfg Config, opts Options) (*Broker, error) {
 		b.abort()
 		return nil, fmt.Errorf("broker: persist topics: %w", err)
 	}
+	b.tx = newTransactionService(b)
+	if err := b.tx.recover(st.Recovery()); err != nil {
+		b.abort()
+		return nil, fmt.Errorf("broker: transactional messages: %w", err)
+	}
 	st.SetMessageArrivingListener(b.holds.arrived)
 	srv.OnChannelClose(b.channelClosed)
 
 	b.every(b.cfg.RegisterNameServerPeriod, b.registerAll)
 	b.every(b.cfg.FlushConsumerOffsetInterval, b.offsets.persistIfDirty)
 	b.every(10*time.Second, func() { b.clients.expire(b.server.Channels()) })
+	b.every(b.cfg.TransactionCheckInterval, b.tx.check)
 	b.sched.start()
 	b.registerSoon()
 	b.log.Info("broker: started", "name", b.cfg.BrokerName, "cluster", b.cfg.BrokerClusterName,

@@ -184,6 +184,23 @@ func (cm *clientManager) registerProducer(ch *remoting.Channel, clientID, group 
 
 // unregister removes ch from the named groups (all of its groups when both
 // are nil) and notifies consumer groups that lost a member.
+// producerChannel returns a connection of a producer of group, or nil:
+// the one whose client id sorts first, so that the choice does not depend
+// on map order.
+func (cm *clientManager) producerChannel(group string) *remoting.Channel {
+	var best *remoting.Channel
+	bestID := ""
+	for ch, id := range cm.producers[group] {
+		if ch.Closed() {
+			continue
+		}
+		if best == nil || id < bestID || id == bestID && ch.ID() < best.ID() {
+			best, bestID = ch, id
+		}
+	}
+	return best
+}
+
 func (cm *clientManager) unregister(ch *remoting.Channel, consumerGroup, producerGroup string, all bool) {
 	st := stateOf(ch)
 	if st == nil {

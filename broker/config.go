@@ -54,6 +54,15 @@ type Config struct {
 	// is also how long such a queue waits for its new owner: 60 s.
 	RebalanceLockMaxLiveTime time.Duration
 
+	// Transactional messages: a half message unresolved for
+	// TransactionTimeout (transactionTimeOut, ms; 6 s) is checked with its
+	// producer every TransactionCheckInterval (transactionCheckInterval,
+	// ms; 30 s), at most TransactionCheckMax times (transactionCheckMax;
+	// 15), then discarded.
+	TransactionTimeout       time.Duration
+	TransactionCheckInterval time.Duration
+	TransactionCheckMax      int
+
 	MessageDelayLevel string // messageDelayLevel
 
 	Store store.Config
@@ -81,6 +90,9 @@ func DefaultConfig(root string) Config {
 		ShortPollingTime:            time.Second,
 		MaxHoldTime:                 25 * time.Second,
 		RebalanceLockMaxLiveTime:    60 * time.Second,
+		TransactionTimeout:          6 * time.Second,
+		TransactionCheckInterval:    30 * time.Second,
+		TransactionCheckMax:         15,
 		MessageDelayLevel:           message.DefaultDelayLevels,
 		Store:                       store.DefaultConfig(root),
 	}
@@ -148,6 +160,9 @@ func ConfigFromFile(f *conf.File, defaultRoot string) (Config, error) {
 	millis("shortPollingTimeMills", time.Millisecond, &c.ShortPollingTime)
 	millis("longPollingMaxHoldTimeMills", time.Millisecond, &c.MaxHoldTime)
 	millis("rebalanceLockMaxLiveTime", time.Millisecond, &c.RebalanceLockMaxLiveTime)
+	millis("transactionTimeOut", time.Millisecond, &c.TransactionTimeout)
+	millis("transactionCheckInterval", time.Millisecond, &c.TransactionCheckInterval)
+	integer("transactionCheckMax", &c.TransactionCheckMax)
 	str("messageDelayLevel", &c.MessageDelayLevel)
 
 	s := &c.Store
@@ -232,6 +247,8 @@ func (c *Config) finish() error {
 		return fmt.Errorf("broker: longPollingMaxHoldTimeMills must be in (0, 30000): clients give up at 30 s")
 	case c.RebalanceLockMaxLiveTime <= 0:
 		return fmt.Errorf("broker: rebalanceLockMaxLiveTime must be positive")
+	case c.TransactionTimeout <= 0 || c.TransactionCheckInterval <= 0 || c.TransactionCheckMax <= 0:
+		return fmt.Errorf("broker: transactionTimeOut, transactionCheckInterval and transactionCheckMax must be positive")
 	}
 	if _, err := message.ParseDelayLevels(c.MessageDelayLevel); err != nil {
 		return err

@@ -35,6 +35,7 @@ func (b *Broker) registerProcessors(d *remoting.Dispatcher) {
 	d.Handle(remoting.ConsumerSendMsgBack, b.handleSendMsgBack)
 	d.Handle(remoting.LockBatchMQ, b.handleLockBatchMQ)
 	d.Handle(remoting.UnlockBatchMQ, b.handleUnlockBatchMQ)
+	d.Handle(remoting.EndTransaction, b.handleEndTransaction)
 }
 
 func (b *Broker) handleHeartbeat(ch *remoting.Channel, req *remoting.Command) {

@@ -124,13 +124,13 @@ func (b *Broker) sendChecked(ch *remoting.Channel, req *remoting.Command, hp *se
 		b.sendBatch(ch, req, &h, topic, queueID, props)
 		return
 	}
-	if v, ok := message.LookupProperty(props, message.PropertyTransactionPrepared); ok && string(v) == "true" {
-		respondError(ch, req, remoting.NoPermission, "transactional messages are not supported by this broker yet")
-		return
-	}
 	props, err = b.stampProperties(props)
 	if err != nil {
 		respondError(ch, req, remoting.MessageIllegal, err.Error())
+		return
+	}
+	if isHalfMessage(props, &h) {
+		b.sendHalf(ch, req, &h, topic, queueID, props)
 		return
 	}
 	storeTopic, storeQueue, props := b.scheduled(topic, queueID, props)
@@ -149,6 +149,57 @@ func (b *Broker) sendChecked(ch *remoting.Channel, req *remoting.Command, hp *se
 	uniq, _ := message.LookupProperty(props, message.PropertyUniqKey)
 	transactionID := string(uniq)
 	b.store.Put([]store.Message{m}, func(res store.PutResult) {
+		b.respondPut(ch, req, res, queueID, transactionID)
+	})
+}
+
+// isHalfMessage reports whether a send is the first phase of a
+// transaction: TRAN_MSG=true, unless it is a delayed redelivery (as in
+// RocketMQ, a retry of a consumed transactional message is an ordinary
+// message).
+func isHalfMessage(props []byte, h *sendHeader) bool {
+	v, ok := message.LookupProperty(props, message.PropertyTransactionPrepared)
+	if !ok || string(v) != "true" {
+		return false
+	}
+	level, delayed := delayLevel(props)
+	return !(h.reconsumeTimes > 0 && delayed && level > 0)
+}
+
+// sendHalf stores a half message in the half queue, with its destination
+// in properties and the transaction type reset, so that it gets a unit of
+// the half queue and none of its real queue. The answer carries what
+// END_TRANSACTION will name: the half's offset id and queue offset, and the
+// transaction id (its UNIQ_KEY).
+func (b *Broker) sendHalf(ch *remoting.Channel, req *remoting.Command, h *sendHeader, topic string, queueID int32, props []byte) {
+	uniq, _ := message.LookupProperty(props, message.PropertyUniqKey)
+	transactionID := string(uniq)
+	group, _ := message.LookupProperty(props, message.PropertyProducerGroup)
+	producerGroup := string(group)
+	if producerGroup == "" {
+		producerGroup = h.producerGroup
+		props = setProperty(props, message.PropertyProducerGroup, producerGroup)
+	}
+	props = setProperty(props, message.PropertyRealTopic, topic)
+	props = setProperty(props, message.PropertyRealQueueID, strconv.Itoa(int(queueID)))
+	if transactionID != "" {
+		props = setProperty(props, message.PropertyTransactionID, transactionID)
+	}
+	m := store.Message{
+		Topic:          message.TransHalfTopic,
+		QueueID:        0,
+		Flag:           h.flag,
+		Body:           req.Body,
+		Properties:     props,
+		SysFlag:        message.WithTransactionType(h.sysFlag, message.SysFlagTransactionNot),
+		BornTimestamp:  h.bornTimestamp,
+		BornHost:       bornHost(ch),
+		ReconsumeTimes: h.reconsumeTimes,
+	}
+	b.store.Put([]store.Message{m}, func(res store.PutResult) {
+		if res.Status == store.PutOK || res.Status == store.FlushDiskTimeout {
+			b.tx.halfStored(res.QueueOffset, res.PhysOffset, res.StoreTimestamp, producerGroup)
+		}
 		b.respondPut(ch, req, res, queueID, transactionID)
 	})
 }

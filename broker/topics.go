@@ -121,6 +121,8 @@ func (tm *topicManager) ensureSystemTopics() {
 	add(newTopicConfig(cfg.BrokerName, 1, brokerPerm))
 	add(newTopicConfig(message.OffsetMovedEventTopic, 1, permRead|permWrite))
 	add(newTopicConfig(message.ScheduleTopic, tm.b.delayLevelCount(), permRead|permWrite))
+	add(newTopicConfig(message.TransHalfTopic, 1, permRead|permWrite))
+	add(newTopicConfig(message.TransOpHalfTopic, 1, permRead|permWrite))
 	add(newTopicConfig(cfg.BrokerClusterName+"_REPLY_TOPIC", 1, permRead|permWrite))
 }
 

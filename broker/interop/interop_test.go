@@ -722,3 +722,108 @@ func TestOrderlyConsumer(t *testing.T) {
 		t.Errorf("deliveries by member %v: both should have consumed", byMember)
 	}
 }
+
+// txListener decides by body prefix: commit/, rollback/, or unknown/ (the
+// broker's check then gets the decision after the slash: commit or
+// rollback).
+type txListener struct {
+	mu     sync.Mutex
+	checks map[string]int
+}
+
+func (l *txListener) ExecuteLocalTransaction(m *primitive.Message) primitive.LocalTransactionState {
+	switch body := string(m.Body); {
+	case strings.HasPrefix(body, "commit/"):
+		return primitive.CommitMessageState
+	case strings.HasPrefix(body, "rollback/"):
+		return primitive.RollbackMessageState
+	}
+	return primitive.UnkonwnState
+}
+
+func (l *txListener) CheckLocalTransaction(m *primitive.MessageExt) primitive.LocalTransactionState {
+	l.mu.Lock()
+	l.checks[string(m.Body)]++
+	l.mu.Unlock()
+	if strings.HasPrefix(string(m.Body), "unknown/commit/") {
+		return primitive.CommitMessageState
+	}
+	return primitive.RollbackMessageState
+}
+
+// TestTransactionalProducer sends half messages with the official
+// transaction producer: committed ones are delivered once each, rolled
+// back ones never, and those the producer left unknown are resolved by the
+// broker's check (CHECK_TRANSACTION_STATE), as the producer answers it.
+func TestTransactionalProducer(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, "transactionTimeOut=1000", "transactionCheckInterval=300")
+	const topic = "TxTopic"
+	createTopic(t, b, topic, 4)
+	col := newCollector()
+	startMember(t, b, "tx-group", "tx1", topic, "*", consumer.Clustering, col)
+
+	l := &txListener{checks: map[string]int{}}
+	p, err := producer.NewTransactionProducer(l,
+		producer.WithNameServer(nameServer(b)),
+		producer.WithGroupName("tx-producer"),
+		producer.WithInstanceName(instance("txp")),
+		producer.WithRetry(1),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Shutdown() })
+
+	kinds := []string{"commit", "rollback", "unknown/commit", "unknown/rollback"}
+	want := map[string]*sent{}
+	var all []string
+	for i := range 5 {
+		for _, k := range kinds {
+			body := fmt.Sprintf("%s/%d", k, i)
+			all = append(all, body)
+			m := primitive.NewMessage(topic, []byte(body))
+			res, err := p.SendMessageInTransaction(context.Background(), m)
+			if err != nil || res.Status != primitive.SendOK {
+				t.Fatalf("half %s: %v %v", body, res, err)
+			}
+			if strings.HasSuffix(k, "commit") {
+				want[body] = &sent{body: body}
+			}
+		}
+	}
+	col.waitAll(t, "", want)
+	// Give the checks time to resolve the rest, and any wrong delivery
+	// time to show up.
+	eventually(t, deliverTimeout, "every unknown transaction checked", func() (bool, string) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		n := 0
+		for _, body := range all {
+			if strings.HasPrefix(body, "unknown/") && l.checks[body] > 0 {
+				n++
+			}
+		}
+		return n == 10, fmt.Sprintf("%d of 10 checked", n)
+	})
+	time.Sleep(1500 * time.Millisecond)
+	for _, body := range all {
+		n := len(col.deliveries("", body))
+		switch _, committed := want[body]; {
+		case committed && n != 1:
+			t.Errorf("%s delivered %d times, want once", body, n)
+		case !committed && n != 0:
+			t.Errorf("%s delivered %d times, but its transaction rolled back", body, n)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for body, n := range l.checks {
+		if !strings.HasPrefix(body, "unknown/") {
+			t.Errorf("%s was checked %d times, but its producer had decided", body, n)
+		}
+	}
+}

@@ -403,6 +403,9 @@ func (s *Store) redispatch(from, to int64) error {
 			if err != nil {
 				return fmt.Errorf("store: re-dispatch at %d: %w", off, err)
 			}
+			if message.TransactionType(r.SysFlag) == message.SysFlagTransactionCommit {
+				s.recovery.CommittedTransactions = append(s.recovery.CommittedTransactions, r.PreparedTransactionOffset)
+			}
 			if !isPreparedOrRollback(r.SysFlag) {
 				cq, err := s.consumeQueue(r.Topic, r.QueueID, true)
 				if err != nil {

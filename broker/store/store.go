@@ -915,6 +915,11 @@ type RecoveryStats struct {
 	TornTail       bool
 	// Quarantined counts corrupt ranges found inside synced data.
 	Quarantined int
+	// CommittedTransactions are the PreparedTransactionOffsets (the half
+	// messages' commit-log offsets) of the committed transactional records
+	// recovery re-dispatched: the records a crash may have separated from
+	// the op records that mark their halves resolved.
+	CommittedTransactions []int64
 }
 
 // Recovery reports what recovery found.
