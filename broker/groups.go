@@ -109,3 +109,21 @@ func (gm *groupManager) names() []string {
 	slices.Sort(names)
 	return names
 }
+
+// put adds or replaces a group's configuration.
+func (gm *groupManager) put(g *SubscriptionGroupConfig) {
+	gm.table[g.GroupName] = g
+	gm.version.Counter++
+	gm.version.Timestamp = gm.b.env.Clock.Now().UnixMilli()
+}
+
+// remove drops a group's configuration; a group that does not exist is no
+// error, as in RocketMQ.
+func (gm *groupManager) remove(group string) {
+	if _, ok := gm.table[group]; !ok {
+		return
+	}
+	delete(gm.table, group)
+	gm.version.Counter++
+	gm.version.Timestamp = gm.b.env.Clock.Now().UnixMilli()
+}

@@ -36,6 +36,11 @@ func (b *Broker) registerProcessors(d *remoting.Dispatcher) {
 	d.Handle(remoting.LockBatchMQ, b.handleLockBatchMQ)
 	d.Handle(remoting.UnlockBatchMQ, b.handleUnlockBatchMQ)
 	d.Handle(remoting.EndTransaction, b.handleEndTransaction)
+	d.Handle(remoting.GetTopicStatsInfo, b.handleTopicStats)
+	d.Handle(remoting.GetConsumeStats, b.handleConsumeStats)
+	d.Handle(remoting.UpdateAndCreateSubscriptionGroup, b.handleUpdateGroup)
+	d.Handle(remoting.DeleteSubscriptionGroup, b.handleDeleteGroup)
+	d.Handle(remoting.GetBrokerConfig, b.handleGetBrokerConfig)
 }
 
 func (b *Broker) handleHeartbeat(ch *remoting.Channel, req *remoting.Command) {

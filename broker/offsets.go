@@ -124,3 +124,11 @@ func (om *offsetManager) removeTopic(topic string) {
 		om.dirty = true
 	}
 }
+
+// removeGroup forgets every offset group committed.
+func (om *offsetManager) removeGroup(group string) {
+	for _, t := range om.topicsOf(group) {
+		delete(om.table, offsetKey(t, group))
+		om.dirty = true
+	}
+}

@@ -301,3 +301,24 @@ func TestCallbacksNeverRunInsideTheCall(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMQTable(t *testing.T) {
+	body := []byte(`{"consumeTps":0.0,"offsetTable":{{"brokerName":"b","queueId":1,"topic":"T"}:{"maxOffset":5},` +
+		` {"brokerName":"b","queueId":0,"topic":"T"} : {"maxOffset":{"nested":[1,2]}}}}`)
+	got, err := ParseMQTable(body, "offsetTable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || string(got[MessageQueue{"T", "b", 1}]) != `{"maxOffset":5}` || string(got[MessageQueue{"T", "b", 0}]) != `{"maxOffset":{"nested":[1,2]}}` {
+		t.Fatalf("parsed %q", got)
+	}
+	if got, err := ParseMQTable([]byte(`{"offsetTable":{}}`), "offsetTable"); err != nil || len(got) != 0 {
+		t.Fatalf("empty table: %v %v", got, err)
+	}
+	for _, bad := range []string{`{}`, `{"offsetTable":[]}`, `{"offsetTable":{{"queueId":"x"}:1}}`,
+		`{"offsetTable":{{"queueId":1} 1}}`, `{"offsetTable":{{"queueId":1}:1`, `{"offsetTable":{{"queueId":1}:1;}`} {
+		if _, err := ParseMQTable([]byte(bad), "offsetTable"); err == nil {
+			t.Errorf("%s parsed", bad)
+		}
+	}
+}

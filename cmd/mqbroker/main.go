@@ -54,7 +54,10 @@ func run() error {
 	if *namesrvAddr != "" {
 		f.Set("namesrvAddr", *namesrvAddr)
 	}
-	if *standalone && !f.Has("namesrvAddr") {
+	if *standalone && *namesrvAddr == "" {
+		// A standalone broker registers with its own name server, even if
+		// broker.conf names another (conf/broker.conf names the default
+		// port, which -namesrv-listen may have moved).
 		f.Set("namesrvAddr", *namesrvListen)
 	}
 	if *storeDir != "" {
@@ -75,7 +78,8 @@ func run() error {
 		log.Warn("mqbroker: ignoring an unknown broker.conf key", "key", k)
 	}
 	if *printConfig {
-		fmt.Printf("%+v\n", cfg)
+		// As RocketMQ's mqbroker -p: the effective broker.conf.
+		fmt.Print(cfg.PropertiesText())
 		return nil
 	}
 
