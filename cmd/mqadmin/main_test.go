@@ -154,7 +154,9 @@ func dialBroker(t *testing.T, addr string) *rawConn {
 	t.Cleanup(func() { loop.Stop(); <-loop.Done() })
 	env := oshost.NewEnv(loop, oshost.Options{Log: slog.New(slog.DiscardHandler)})
 	c := &rawConn{t: t, loop: loop}
-	loop.Do(func() { c.ch = remoting.Dial(env.Net, env.Clock, nil, addr, remoting.NewDispatcher(), remoting.Options{}) })
+	loop.Do(func() {
+		c.ch = remoting.Dial(env.Net, env.Clock, nil, addr, remoting.NewDispatcher(), remoting.Options{})
+	})
 	t.Cleanup(func() { loop.Do(c.ch.Close) })
 	return c
 }
